@@ -1,0 +1,296 @@
+"""Configuration: read once from the environment into one frozen, typed object.
+
+This is the only module that reads ``os.environ``; everything else receives a ``Config``.
+Every setting is declared in ``SETTINGS`` with its default and a description, which is
+also what docs/configuration.md documents (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ENGINES = ("firefox", "chromium")
+
+
+class ConfigError(ValueError):
+    """Raised with one line per bad variable, naming each."""
+
+
+_HOST_PATTERN = re.compile(
+    r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
+)
+_IP_ALLOWED = re.compile(r"^[0-9.]+$|^[0-9a-f:]+$")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything ogshot can be told, validated."""
+
+    redis_url: str = field(repr=False)
+    storage_url: str
+    s3_endpoint_url: str | None
+    allowed_hosts: tuple[str, ...]
+    allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    browser: str
+    miss_wait: float
+    cache_ttl: int
+    fallback_image: Path | None
+    max_waiting: int
+    web_threads: int
+    render_timeout: float
+    browser_max_renders: int
+    worker_concurrency: int
+    port: int
+
+    def __repr__(self) -> str:
+        # The Redis URL may carry a password; show it without one.
+        fields = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__dataclass_fields__
+            if name != "redis_url"
+        )
+        return f"Config(redis_url={redact_url(self.redis_url)!r}, {fields})"
+
+    @property
+    def soft_time_limit(self) -> float:
+        """Seconds after which a render task is asked to stop."""
+        return self.render_timeout + 15
+
+    @property
+    def hard_time_limit(self) -> float:
+        """Seconds after which a render task's process is killed."""
+        return self.soft_time_limit + 15
+
+    @property
+    def lock_ttl(self) -> int:
+        """Seconds a single-flight lock lives if nobody releases it (a worker died)."""
+        return int(self.hard_time_limit) + 30
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower().rstrip(".") for h in raw.split(",") if h.strip())
+    if not hosts:
+        raise ValueError("is required: a comma-separated list such as example.com,*.example.com")
+    for host in hosts:
+        if not (_HOST_PATTERN.match(host) or _IP_ALLOWED.match(host)):
+            raise ValueError(f"{host!r} is not a host name or *.domain pattern")
+    return hosts
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip())
+
+
+def _engine(raw: str) -> str:
+    if raw not in ENGINES:
+        raise ValueError(f"must be one of {', '.join(ENGINES)}")
+    return raw
+
+
+def _number(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            noun = "a whole number" if kind is int else "a number"
+            raise ValueError(f"must be {noun} from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def _redis(raw: str) -> str:
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _storage(raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if scheme == "s3" and not urlsplit(raw).netloc:
+        raise ValueError("s3:// URL needs a bucket: s3://bucket[/prefix]")
+    if scheme not in ("", "file", "s3"):
+        raise ValueError("must be a path, a file:// URL or s3://bucket[/prefix]")
+    return raw
+
+
+def _fallback(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise ValueError(f"{raw} is not a readable file")
+    return path
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, the Config field, default (None: unset), meaning."""
+
+    name: str
+    attr: str
+    default: str | None
+    parse: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "OGSHOT_REDIS_URL",
+        "redis_url",
+        "redis://127.0.0.1:6379/0",
+        _redis,
+        "Redis for the queue, locks and job results.",
+    ),
+    Setting(
+        "OGSHOT_STORAGE_URL",
+        "storage_url",
+        "./var/images",
+        _storage,
+        "Filesystem path, file:// URL or s3://bucket[/prefix].",
+    ),
+    Setting(
+        "OGSHOT_S3_ENDPOINT_URL",
+        "s3_endpoint_url",
+        None,
+        str,
+        "Endpoint of an S3-compatible server (MinIO...); unset for AWS.",
+    ),
+    Setting(
+        "OGSHOT_ALLOWED_HOSTS",
+        "allowed_hosts",
+        None,
+        _hosts,
+        "Required. Hosts that may be rendered: example.com, *.example.com.",
+    ),
+    Setting(
+        "OGSHOT_ALLOW_PRIVATE_NETWORKS",
+        "allow_private_networks",
+        "",
+        _networks,
+        "CIDRs that may be rendered although they are not public addresses.",
+    ),
+    Setting(
+        "OGSHOT_BROWSER",
+        "browser",
+        "firefox",
+        _engine,
+        "Engine the workers use: firefox or chromium.",
+    ),
+    Setting(
+        "OGSHOT_MISS_WAIT",
+        "miss_wait",
+        "4",
+        _number(float, 0, 60),
+        "Seconds a request for an uncached image waits before the fallback.",
+    ),
+    Setting(
+        "OGSHOT_CACHE_TTL",
+        "cache_ttl",
+        "86400",
+        _number(int, 0, 365 * 86400),
+        "Seconds an image stays fresh (Cache-Control max-age).",
+    ),
+    Setting(
+        "OGSHOT_FALLBACK_IMAGE",
+        "fallback_image",
+        None,
+        _fallback,
+        "Image file served instead of the drawn fallback.",
+    ),
+    Setting(
+        "OGSHOT_MAX_WAITING",
+        "max_waiting",
+        "16",
+        _number(int, 0, 10_000),
+        "Requests per web process that may wait for a render at once.",
+    ),
+    Setting(
+        "OGSHOT_WEB_THREADS",
+        "web_threads",
+        "32",
+        _number(int, 1, 1_000),
+        "Threads per gunicorn process of `ogshot web`.",
+    ),
+    Setting(
+        "OGSHOT_RENDER_TIMEOUT",
+        "render_timeout",
+        "15",
+        _number(float, 1, 300),
+        "Seconds a page may take to load before its render fails.",
+    ),
+    Setting(
+        "OGSHOT_BROWSER_MAX_RENDERS",
+        "browser_max_renders",
+        "200",
+        _number(int, 1, 100_000),
+        "Renders after which a worker restarts its browser.",
+    ),
+    Setting(
+        "OGSHOT_WORKER_CONCURRENCY",
+        "worker_concurrency",
+        "2",
+        _number(int, 1, 64),
+        "Worker processes (one browser each) started by `ogshot worker`.",
+    ),
+    Setting(
+        "PORT",
+        "port",
+        "8000",
+        _number(int, 1, 65535),
+        "Port `ogshot web` listens on (as container platforms set it).",
+    ),
+)
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Build the configuration from ``environ`` (the process environment by default)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        attr, parse = setting.attr, setting.parse
+        raw = env.get(setting.name, "").strip() or setting.default
+        if raw is None:
+            if setting.name == "OGSHOT_ALLOWED_HOSTS":
+                problems.append(
+                    f"{setting.name} is required: the hosts ogshot may render, "
+                    "e.g. example.com,*.example.com"
+                )
+            values[attr] = None
+            continue
+        try:
+            values[attr] = parse(raw)
+        except ValueError as exc:
+            shown = redact_url(raw) if setting.name.endswith("_URL") else raw
+            problems.append(f"{setting.name}={shown!r}: {exc}")
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return Config(**values)
+
+
+def environment_names() -> list[str]:
+    """Return the names of every variable ogshot reads."""
+    return [s.name for s in SETTINGS]
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """Return this process's environment with ``overrides``, for processes ogshot starts."""
+    return {**os.environ, **overrides}

@@ -1,0 +1,78 @@
+"""The job contract between web and worker: task name, queues, payload, result, settings.
+
+The web enqueues by name with these settings and never imports worker code or a browser
+library; the worker registers its task under the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from shared.config import Config
+
+RENDER_TASK = "ogshot.render"
+MISS_QUEUE = "ogshot.miss"
+
+
+class RenderResult(TypedDict):
+    """What a render task returns (small metadata, never image bytes)."""
+
+    key: str
+    status: str  # "rendered", "fresh" (already cached) or "busy" (another job holds the key)
+    engine: str
+    render_ms: int
+    size: int
+
+
+def celery_settings(config: Config) -> dict[str, Any]:
+    """Return the Celery settings both the producer (web) and the consumer (worker) use."""
+    return {
+        "broker_url": config.redis_url,
+        "result_backend": config.redis_url,
+        "result_expires": 24 * 3600,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_default_queue": MISS_QUEUE,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 2,
+        # An unacknowledged job comes back after this long; it must exceed the hard time
+        # limit or a long render would be handed to a second worker while still running.
+        "broker_transport_options": {"visibility_timeout": int(config.hard_time_limit) + 60},
+        "result_backend_transport_options": {"retry_policy": {"timeout": 2.0}},
+        # A web request must not hang on a broken broker: give up fast, serve the fallback.
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+    }
+
+
+Sender = Callable[[dict[str, Any], str], None]
+
+
+def make_sender(config: Config) -> Sender:
+    """Return ``send(payload, job_id)``, which queues a render job by name over Redis."""
+    from celery import Celery
+    from kombu.exceptions import KombuError
+
+    from shared.singleflight import QueueUnavailable
+
+    client = Celery("ogshot-web")
+    client.conf.update(celery_settings(config))
+
+    def send(payload: dict[str, Any], job_id: str) -> None:
+        try:
+            client.send_task(RENDER_TASK, args=[payload], task_id=job_id, queue=MISS_QUEUE)
+        except (KombuError, OSError) as exc:
+            raise QueueUnavailable(f"cannot queue render: {exc}") from exc
+
+    return send

@@ -1,0 +1,122 @@
+"""Image storage: one small protocol, a filesystem, an S3 and an in-memory backend.
+
+Each image is stored with its metadata in one object, so a reader gets bytes and metadata
+from one read and a writer replaces both at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from shared.keys import CONTENT_TYPES, RenderRequest
+
+if TYPE_CHECKING:
+    from shared.config import Config
+
+
+class StorageUnavailable(RuntimeError):  # noqa: N818 - reads as the outcome
+    """The store could not be reached or refused the operation (not a missing key)."""
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """What ogshot knows about a stored image."""
+
+    url: str
+    width: int
+    height: int
+    scale: int
+    format: str
+    engine: str
+    rendered_at: float
+    render_ms: int
+    size: int
+    sha256: str
+
+    @property
+    def content_type(self) -> str:
+        """The image's MIME type."""
+        return CONTENT_TYPES[self.format]
+
+    def age(self, now: float | None = None) -> float:
+        """Seconds since the image was rendered."""
+        return max(0.0, (time.time() if now is None else now) - self.rendered_at)
+
+    def to_json(self) -> str:
+        """Serialize compactly, ASCII only (S3 metadata must be ASCII)."""
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ImageMeta:
+        """Parse ``to_json`` output."""
+        data: dict[str, Any] = json.loads(text)
+        return cls(**data)
+
+    @classmethod
+    def describe(
+        cls, request: RenderRequest, data: bytes, *, engine: str, render_ms: int
+    ) -> ImageMeta:
+        """Build the metadata of freshly rendered ``data``."""
+        return cls(
+            url=request.url,
+            width=request.width,
+            height=request.height,
+            scale=request.scale,
+            format=request.format,
+            engine=engine,
+            rendered_at=time.time(),
+            render_ms=render_ms,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image's bytes with its metadata."""
+
+    meta: ImageMeta
+    data: bytes
+
+
+class Storage(Protocol):
+    """Where images live. Missing keys raise FileNotFoundError, outages StorageUnavailable."""
+
+    name: str
+
+    def get(self, key: str) -> StoredImage:
+        """Return the image and its metadata."""
+
+    def head(self, key: str) -> ImageMeta:
+        """Return the metadata without reading the image."""
+
+    def put(self, key: str, data: bytes, meta: ImageMeta) -> None:
+        """Store (or atomically replace) the image and its metadata."""
+
+    def delete(self, key: str) -> None:
+        """Remove the image; a missing key is not an error."""
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the store can be used."""
+
+
+def make_storage(config: Config) -> Storage:
+    """Build the backend named by ``OGSHOT_STORAGE_URL``, creating an S3 bucket if needed."""
+    parts = urlsplit(config.storage_url)
+    if parts.scheme == "s3":
+        from shared.storage.s3 import S3Storage, make_s3_client
+
+        store = S3Storage(
+            make_s3_client(config.s3_endpoint_url), parts.netloc, parts.path.strip("/")
+        )
+        store.ensure_bucket()
+        return store
+    from shared.storage.fs import FilesystemStorage
+
+    path = parts.path if parts.scheme == "file" else config.storage_url
+    return FilesystemStorage(path)

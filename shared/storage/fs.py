@@ -1,0 +1,99 @@
+"""Filesystem storage: one file per image, metadata in a header line, atomic replace."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from shared.storage import ImageMeta, StorageUnavailable, StoredImage
+
+# A file starts with this tag and the metadata JSON on one line, then the image bytes.
+_MAGIC = b"OGSHOT1 "
+_MAX_HEADER = 16 * 1024
+_KEY = re.compile(r"^[a-z0-9]+(/[a-z0-9]+)*\.[a-z0-9]+$")
+
+
+def _read_header(handle: object, key: str) -> ImageMeta:
+    line = handle.readline(_MAX_HEADER)  # type: ignore[attr-defined]
+    if not line.startswith(_MAGIC) or not line.endswith(b"\n"):
+        raise StorageUnavailable(f"stored file for {key} is corrupt")
+    return ImageMeta.from_json(line[len(_MAGIC) : -1])
+
+
+class FilesystemStorage:
+    """Stores images below ``root``; the embedded default."""
+
+    name = "filesystem"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    def _path(self, key: str) -> Path:
+        # Keys are made by shared.keys, but refuse anything that could leave the root anyway.
+        if not _KEY.match(key):
+            raise ValueError(f"invalid storage key {key!r}")
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"storage key {key!r} leaves the storage root")
+        return path
+
+    def get(self, key: str) -> StoredImage:
+        """Return the image and its metadata in one read."""
+        path = self._path(key)
+        try:
+            with path.open("rb") as handle:
+                meta = _read_header(handle, key)
+                data = handle.read()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+        return StoredImage(meta, data)
+
+    def head(self, key: str) -> ImageMeta:
+        """Return the metadata, reading only the header line."""
+        path = self._path(key)
+        try:
+            with path.open("rb") as handle:
+                return _read_header(handle, key)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+
+    def put(self, key: str, data: bytes, meta: ImageMeta) -> None:
+        """Write to a temporary file beside the target, then rename over it."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(_MAGIC + meta.to_json().encode() + b"\n")
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
+
+    def delete(self, key: str) -> None:
+        """Remove the file if present."""
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot delete {key}: {exc.strerror}") from exc
+
+    def check(self) -> None:
+        """Make sure the root exists and is writable."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot create {self.root}: {exc.strerror}") from exc
+        if not os.access(self.root, os.W_OK):
+            raise StorageUnavailable(f"{self.root} is not writable")

@@ -1,0 +1,124 @@
+"""S3 storage through boto3: the only module that knows botocore.
+
+The object body is the image itself (browsable in MinIO or the AWS console); the metadata
+rides along as one JSON user-metadata value, written and read in the same request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.storage import ImageMeta, StorageUnavailable, StoredImage
+
+_META = "ogshot"
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+def make_s3_client(endpoint_url: str | None) -> Any:
+    """Build a client with short timeouts: a slow store must not hold a web thread long."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        config=BotoConfig(
+            connect_timeout=2,
+            read_timeout=10,
+            retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=64,
+        ),
+    )
+
+
+def _translate(exc: Exception, what: str) -> Exception:
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            return FileNotFoundError(what)
+        return StorageUnavailable(f"S3 refused {what}: {code}")
+    return StorageUnavailable(f"S3 unreachable for {what}: {exc}")
+
+
+class S3Storage:
+    """Stores images in one bucket under an optional prefix."""
+
+    name = "s3"
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+
+    def get(self, key: str) -> StoredImage:
+        """Return the image and its metadata from one GET."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            data = response["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, key) from exc
+        return StoredImage(self._meta(response, key), data)
+
+    def head(self, key: str) -> ImageMeta:
+        """Return the metadata from a HEAD request."""
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, key) from exc
+        return self._meta(response, key)
+
+    @staticmethod
+    def _meta(response: dict[str, Any], key: str) -> ImageMeta:
+        try:
+            return ImageMeta.from_json(response["Metadata"][_META])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StorageUnavailable(f"object {key} has no ogshot metadata") from exc
+
+    def put(self, key: str, data: bytes, meta: ImageMeta) -> None:
+        """Upload bytes and metadata in one PUT (S3 replaces objects atomically)."""
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.prefix + key,
+                Body=data,
+                ContentType=meta.content_type,
+                Metadata={_META: meta.to_json()},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, key) from exc
+
+    def delete(self, key: str) -> None:
+        """Delete the object; S3 treats a missing key as success."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, key) from exc
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the bucket answers."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"bucket {self.bucket}: {exc}") from exc
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist; raise StorageUnavailable saying why not."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code not in _MISSING and code != "NoSuchBucket":
+                raise StorageUnavailable(f"cannot use bucket {self.bucket}: {code}") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"cannot reach S3 for bucket {self.bucket}: {exc}") from exc
+        region = self.client.meta.region_name
+        extra: dict[str, Any] = {}
+        if region and region != "us-east-1":
+            # Outside us-east-1 S3 wants the region named again when creating a bucket.
+            extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            self.client.create_bucket(Bucket=self.bucket, **extra)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"cannot create bucket {self.bucket}: {exc}") from exc

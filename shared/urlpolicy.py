@@ -1,0 +1,237 @@
+"""URL policy: which page URLs ogshot may render.
+
+The URL is parsed, never compared as a string: ``startswith("https://example.com")`` would
+accept ``https://example.com.evil.net`` and ``https://example.com@evil.net``. The web checks
+a URL before anything is queued and the worker checks it again before the browser navigates.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    from shared.config import Config
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Iterable[str]]
+
+# S3 user metadata is capped at 2 KiB and carries the URL; see shared/storage/s3.py.
+MAX_URL_LENGTH = 1500
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_SAFE_PATH = "/%:@!$&'()*+,;=-._~"
+_SAFE_QUERY = _SAFE_PATH + "?"
+
+
+class InvalidURL(ValueError):  # noqa: N818 - reads as the outcome: 400
+    """The text is not a usable URL (answered with 400)."""
+
+
+class RefusedURL(ValueError):  # noqa: N818 - reads as the outcome: 403
+    """The URL is well formed but ogshot must not render it (answered with 403)."""
+
+
+def _parse_ipv4_part(part: str) -> int:
+    if part[:2].lower() == "0x":
+        return int(part[2:] or "0", 16)
+    if len(part) > 1 and part.startswith("0"):
+        return int(part, 8)
+    return int(part, 10)
+
+
+def _ends_in_number(host: str) -> bool:
+    last = host.rsplit(".", maxsplit=1)[-1]
+    if last.isdigit() and last.isascii():
+        return True
+    return last[:2].lower() == "0x" and all(c in "0123456789abcdefABCDEF" for c in last[2:])
+
+
+def parse_ipv4_host(host: str) -> ipaddress.IPv4Address:
+    """Parse an IPv4 host the way browsers do (decimal, octal, hex and short forms)."""
+    parts = host.split(".")
+    if len(parts) > 4 or any(p == "" for p in parts):
+        raise InvalidURL(f"invalid IPv4 address {host!r}")
+    try:
+        numbers = [_parse_ipv4_part(p) for p in parts]
+    except ValueError:
+        raise InvalidURL(f"invalid IPv4 address {host!r}") from None
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        raise InvalidURL(f"invalid IPv4 address {host!r}")
+    value = last
+    for i, n in enumerate(head):
+        value += n << (8 * (3 - i))
+    return ipaddress.IPv4Address(value)
+
+
+def normalize_host(host: str) -> str:
+    """Return the host lower-cased, without a trailing dot, IDNA-encoded, IPs canonical."""
+    if host.endswith("."):
+        host = host[:-1]
+    if not host or "%" in host:
+        raise InvalidURL("URL has an invalid host")
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError:
+            raise InvalidURL(f"invalid IPv6 address {host!r}") from None
+    if _ends_in_number(host):
+        return str(parse_ipv4_host(host))
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise InvalidURL(f"invalid host name {host!r}") from None
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+    if not set(ascii_host) <= allowed or ".." in ascii_host or len(ascii_host) > 253:
+        raise InvalidURL(f"invalid host name {host!r}")
+    return ascii_host
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """Return the IPv4 address that an IPv4-mapped, 6to4, NAT64 or compatible form carries."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in net for net in _NAT64) or int(ip) >> 32 == 0:
+        # NAT64 (RFC 6052) and the deprecated IPv4-compatible ::a.b.c.d keep it in the low bits.
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
+
+
+def _is_public(ip: IPAddress) -> bool:
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """Return every address ``host`` resolves to (the system resolver)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def _host_of(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme]
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    """The allow-list of hosts and the private networks that may be rendered anyway."""
+
+    allowed_hosts: tuple[str, ...]
+    allow_private_networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_config(cls, config: Config) -> UrlPolicy:
+        """Build the policy from the service configuration."""
+        hosts = tuple(h if h.startswith("*.") else normalize_host(h) for h in config.allowed_hosts)
+        return cls(hosts, config.allow_private_networks)
+
+    def normalize(self, raw: str) -> str:
+        """Return the canonical form of ``raw``, or raise if it is malformed or not allowed.
+
+        This checks syntax and the host allow-list only; ``check_addresses`` does the DNS part.
+        """
+        if not raw:
+            raise InvalidURL("no page URL given")
+        if len(raw) > MAX_URL_LENGTH:
+            raise InvalidURL(f"page URL is longer than {MAX_URL_LENGTH} characters")
+        if any(ord(c) < 0x21 or ord(c) == 0x7F for c in raw):
+            raise InvalidURL("page URL contains whitespace or control characters")
+        if "\\" in raw:
+            # Browsers read "\" as "/" in http(s) URLs, so it could move the authority.
+            raise RefusedURL("page URL contains a backslash")
+        try:
+            parts = urlsplit(raw)
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidURL(f"page URL is malformed: {exc}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise RefusedURL(
+                f"only http and https URLs are rendered, not {scheme or 'relative'} ones"
+            )
+        if not parts.netloc:
+            raise InvalidURL("page URL has no host")
+        if "@" in parts.netloc:
+            raise RefusedURL("page URL must not contain user information (user@host)")
+        url = f"{scheme}://{self._authority(scheme, parts.hostname or '', port)}{quote(parts.path, safe=_SAFE_PATH) or '/'}"
+        if parts.query:
+            url += "?" + quote(parts.query, safe=_SAFE_QUERY)
+        if parts.fragment:
+            url += "#" + quote(parts.fragment, safe=_SAFE_QUERY)
+        return url
+
+    def _authority(self, scheme: str, hostname: str, port: int | None) -> str:
+        if port == 0:
+            raise InvalidURL("page URL has port 0")
+        host = normalize_host(hostname)
+        if not self.host_allowed(host):
+            raise RefusedURL(f"host {host} is not in OGSHOT_ALLOWED_HOSTS")
+        netloc = f"[{host}]" if ":" in host else host
+        if port is not None and port != _DEFAULT_PORTS[scheme]:
+            netloc += f":{port}"
+        return netloc
+
+    def host_allowed(self, host: str) -> bool:
+        """Tell whether a normalized host matches the allow-list."""
+        for pattern in self.allowed_hosts:
+            if pattern.startswith("*."):
+                if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
+                    return True
+            elif host == pattern:
+                return True
+        return False
+
+    def address_allowed(self, ip: IPAddress) -> bool:
+        """Tell whether the browser may connect to ``ip``."""
+        candidates: list[IPAddress] = [ip]
+        if isinstance(ip, ipaddress.IPv6Address) and (v4 := embedded_ipv4(ip)) is not None:
+            candidates.append(v4)
+        if any(c in net for c in candidates for net in self.allow_private_networks):
+            return True
+        return all(_is_public(c) for c in candidates)
+
+    def check_addresses(self, url: str, resolve: Resolver = resolve_host) -> None:
+        """Raise ``RefusedURL`` unless every address of the URL's host may be reached."""
+        host, port = _host_of(url)
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                found = list(resolve(host, port))
+            except OSError:
+                raise RefusedURL(f"host {host} does not resolve") from None
+            if not found:
+                raise RefusedURL(f"host {host} does not resolve") from None
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
+        for ip in addresses:
+            if not self.address_allowed(ip):
+                raise RefusedURL(f"host {host} resolves to {ip}, which is not a public address")
+
+    def check(self, raw: str, resolve: Resolver = resolve_host) -> str:
+        """Normalize ``raw`` and check its addresses; return the canonical URL."""
+        url = self.normalize(raw)
+        self.check_addresses(url, resolve)
+        return url
+
+
+def url_host(url: str) -> str:
+    """Return the host of an already normalized URL."""
+    return _host_of(url)[0]

@@ -1,0 +1,64 @@
+"""The web tier: answers image requests from storage or through the queue; never renders."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from shared.config import Config
+from shared.imaging import load_fallback_file
+from shared.jobs import Sender, make_sender
+from shared.singleflight import SingleFlight, connect
+from shared.storage import Storage, make_storage
+from shared.urlpolicy import UrlPolicy
+
+
+@dataclass
+class Services:
+    """The clients a request needs, built once per process."""
+
+    config: Config
+    policy: UrlPolicy
+    storage: Storage
+    flight: SingleFlight
+    send: Sender
+    # Bounds how many requests of this process wait for a render at once, so a burst of
+    # misses cannot take every thread away from cache hits.
+    waiters: threading.BoundedSemaphore
+    fallback_file: tuple[bytes, str] | None
+
+
+def create_app(
+    config: Config,
+    *,
+    storage: Storage | None = None,
+    flight: SingleFlight | None = None,
+    send: Sender | None = None,
+) -> Flask:
+    """Build the Flask app; tests may pass their own storage, single-flight or sender."""
+    from web import errors, image, pages
+
+    app = Flask(__name__)
+    # The page URL sits in the path, "https://" and all: merging "//" would corrupt it.
+    app.url_map.merge_slashes = False
+    app.extensions["ogshot"] = Services(
+        config=config,
+        policy=UrlPolicy.from_config(config),
+        storage=storage or make_storage(config),
+        flight=flight or SingleFlight(connect(config.redis_url), config.lock_ttl),
+        send=send or make_sender(config),
+        waiters=threading.BoundedSemaphore(config.max_waiting),
+        fallback_file=load_fallback_file(config.fallback_image) if config.fallback_image else None,
+    )
+    app.register_blueprint(image.bp)
+    app.register_blueprint(pages.bp)
+    errors.register(app)
+    return app
+
+
+def services() -> Services:
+    """Return the current app's services."""
+    result: Services = current_app.extensions["ogshot"]
+    return result

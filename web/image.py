@@ -1,0 +1,181 @@
+"""``/image``: serve from storage, or queue one render and wait a bounded time for it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import unquote_plus
+
+from flask import Blueprint, Response, request
+
+from shared.imaging import fallback_image
+from shared.keys import CONTENT_TYPES, FORMATS, RenderRequest
+from shared.singleflight import DONE_OK, QueueUnavailable
+from shared.storage import ImageMeta, StorageUnavailable, StoredImage
+from shared.urlpolicy import InvalidURL, url_host
+from web import Services, services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("image", __name__)
+
+PREFIX = "/image/"
+FALLBACK_MAX_AGE = 30
+STALE_MAX_AGE = 60
+
+
+def _raw_path() -> str:
+    """Return the request path still percent-encoded.
+
+    The WSGI path is already decoded, which turns %2B into "+" and so a real plus into a
+    space under unquote_plus; the raw URI keeps the page URL exactly as the site encoded it.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return request.path
+    return str(raw).split("?", 1)[0]
+
+
+@bp.get("/image/<path:_spec>")
+def image_by_path(_spec: str) -> Response:
+    """Serve ``/image/<quote_plus(page URL)>.<png|jpg|jpeg|webp>``."""
+    path = _raw_path()
+    encoded = path[path.find(PREFIX) + len(PREFIX) :]
+    stem, dot, ext = encoded.rpartition(".")
+    if not dot or ext.lower() not in FORMATS:
+        raise InvalidURL("image path must end in .png, .jpg, .jpeg or .webp")
+    return _serve(unquote_plus(stem), ext)
+
+
+@bp.get("/image")
+def image_by_query() -> Response:
+    """Serve ``/image?url=<page URL>&format=png``."""
+    return _serve(request.args.get("url", ""), request.args.get("format"))
+
+
+def _serve(raw_url: str, fmt: str | None) -> Response:
+    svc = services()
+    started = time.perf_counter()
+    wanted = RenderRequest.build(
+        svc.policy.normalize(raw_url),
+        width=request.args.get("w"),
+        height=request.args.get("h"),
+        scale=request.args.get("scale"),
+        format=fmt,
+    )
+    key = wanted.cache_key()
+    response = _lookup(svc, wanted, key)
+    log.info(
+        "%s %s key=%s cache=%s status=%d ms=%.1f",
+        request.method,
+        wanted.url,
+        key,
+        response.headers.get("X-Ogshot-Cache", "-"),
+        response.status_code,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
+
+
+def _lookup(svc: Services, wanted: RenderRequest, key: str) -> Response:
+    try:
+        # A conditional or HEAD request needs only the metadata: don't read the image.
+        if request.method == "HEAD" or request.if_none_match:
+            meta = svc.storage.head(key)
+            return _hit(svc, wanted, key, meta, None)
+        stored = svc.storage.get(key)
+        return _hit(svc, wanted, key, stored.meta, stored.data)
+    except FileNotFoundError:
+        pass
+    except StorageUnavailable as exc:
+        log.warning("storage unavailable for key=%s: %s", key, exc)
+        return _fallback(svc, wanted, "storage unavailable")
+    # Miss: only now resolve the host, so nothing is queued for a private address.
+    svc.policy.check_addresses(wanted.url)
+    stored_now = _render_and_wait(svc, wanted, key)
+    if stored_now is None:
+        return _fallback(svc, wanted, "render pending")
+    return _image(stored_now.meta, stored_now.data, "miss", _max_age(svc, stored_now.meta))
+
+
+def _hit(
+    svc: Services, wanted: RenderRequest, key: str, meta: ImageMeta, data: bytes | None
+) -> Response:
+    if meta.age() >= svc.config.cache_ttl:
+        # Stale: serve it anyway (never a blank for a crawler) and refresh it once.
+        try:
+            svc.flight.start(key, lambda job_id: svc.send(wanted.to_payload(), job_id))
+        except QueueUnavailable as exc:
+            log.warning("cannot queue refresh of key=%s: %s", key, exc)
+        return _image(meta, data, "stale", STALE_MAX_AGE)
+    return _image(meta, data, "hit", _max_age(svc, meta))
+
+
+def _max_age(svc: Services, meta: ImageMeta) -> int:
+    return max(0, int(svc.config.cache_ttl - meta.age()))
+
+
+def _image(meta: ImageMeta, data: bytes | None, outcome: str, max_age: int) -> Response:
+    headers = {
+        "ETag": f'"{meta.sha256}"',
+        "Cache-Control": f"public, max-age={max_age}",
+        "X-Ogshot-Cache": outcome,
+    }
+    if request.if_none_match.contains(meta.sha256):
+        return Response(status=304, headers=headers)
+    if data is None:
+        # HEAD: same headers as GET, length from the metadata, no body read.
+        response = Response(b"", mimetype=meta.content_type, headers=headers)
+        response.headers["Content-Length"] = str(meta.size)
+    else:
+        response = Response(data, mimetype=meta.content_type, headers=headers)
+    response.last_modified = meta.rendered_at
+    return response
+
+
+def _render_and_wait(svc: Services, wanted: RenderRequest, key: str) -> StoredImage | None:
+    """Make sure one job renders ``key``; wait for it if a waiting slot is free."""
+
+    def send(job_id: str) -> None:
+        svc.send(wanted.to_payload(), job_id)
+
+    try:
+        if not svc.waiters.acquire(blocking=False):
+            svc.flight.start(key, send)
+            return None
+        try:
+            with svc.flight.subscription(key) as wait:
+                # Subscribed first: a render that ends from here on is heard, one that ended
+                # before is in storage.
+                try:
+                    return svc.storage.get(key)
+                except FileNotFoundError:
+                    pass
+                job_id, queued = svc.flight.start(key, send)
+                log.debug("waiting for key=%s job=%s queued=%s", key, job_id, queued)
+                if wait(svc.config.miss_wait) != DONE_OK:
+                    return None
+                return svc.storage.get(key)
+        finally:
+            svc.waiters.release()
+    except (QueueUnavailable, StorageUnavailable, FileNotFoundError) as exc:
+        log.warning("miss for key=%s not served: %s", key, exc)
+        return None
+
+
+def _fallback(svc: Services, wanted: RenderRequest, why: str) -> Response:
+    if svc.fallback_file is not None:
+        data, content_type = svc.fallback_file
+    else:
+        data, content_type = (
+            fallback_image(url_host(wanted.url), wanted.format),
+            CONTENT_TYPES[wanted.format],
+        )
+    return Response(
+        data,
+        mimetype=content_type,
+        headers={
+            "Cache-Control": f"public, max-age={FALLBACK_MAX_AGE}",
+            "X-Ogshot-Cache": "fallback",
+            "X-Ogshot-Reason": why,
+        },
+    )

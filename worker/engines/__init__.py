@@ -1,0 +1,73 @@
+"""Browser engines behind one small interface, and the errors they are translated into.
+
+Nothing outside this package imports selenium or marionette_driver.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+# Resolves after web fonts are ready and two frames have been painted, or after 3 s:
+# a font that never loads must not cost the render its whole time limit.
+SETTLE_SCRIPT = """
+const done = arguments[arguments.length - 1];
+const timer = setTimeout(() => done('timeout'), 3000);
+Promise.resolve(document.fonts ? document.fonts.ready : null).then(() =>
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    clearTimeout(timer);
+    done('ready');
+  })));
+"""
+# The HTTP status of the main document (0 where the browser does not expose it), or -1 on
+# the browser's own error page (Chromium shows one instead of failing the navigation).
+STATUS_SCRIPT = """
+if (/^(chrome-error|about:neterror|about:certerror)/.test(document.documentURI)) return -1;
+const nav = performance.getEntriesByType('navigation')[0];
+return nav && nav.responseStatus ? nav.responseStatus : 0;
+"""
+VIEWPORT_SCRIPT = "return [window.innerWidth, window.innerHeight];"
+
+
+class RenderFailed(Exception):  # noqa: N818 - reads as the outcome
+    """The page could not be rendered (network error, HTTP error status): not retried."""
+
+
+class RenderTimeout(RenderFailed):
+    """The page did not finish loading within OGSHOT_RENDER_TIMEOUT."""
+
+
+class BrowserError(Exception):
+    """The browser itself failed (crashed, hung, lost its session): restart it and retry."""
+
+
+class Engine(Protocol):
+    """A running browser that turns a URL into a viewport screenshot."""
+
+    name: str
+
+    def screenshot(self, url: str, width: int, height: int, scale: int) -> bytes:
+        """Load ``url`` in a width x height CSS-pixel viewport and return a PNG at ``scale``."""
+
+    def close(self) -> None:
+        """Stop the browser and its driver; never raises."""
+
+
+def check_status(status: object, url: str) -> None:
+    """Raise RenderFailed for an HTTP error page: an error page is not a preview."""
+    if status == -1:
+        raise RenderFailed(f"{url} could not be loaded (network error)")
+    if isinstance(status, int) and status >= 400:
+        raise RenderFailed(f"{url} answered HTTP {status}")
+
+
+def make_engine(name: str, render_timeout: float) -> Engine:
+    """Start the named engine (``firefox`` or ``chromium``)."""
+    if name == "firefox":
+        from worker.engines.firefox import FirefoxEngine
+
+        return FirefoxEngine(render_timeout)
+    if name == "chromium":
+        from worker.engines.chromium import ChromiumEngine
+
+        return ChromiumEngine(render_timeout)
+    raise ValueError(f"unknown engine {name!r}")

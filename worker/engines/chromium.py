@@ -1,0 +1,96 @@
+"""Chromium driven by Selenium through Debian's chromedriver (never Selenium Manager)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from urllib3.exceptions import HTTPError
+
+from worker.engines import (
+    SETTLE_SCRIPT,
+    STATUS_SCRIPT,
+    BrowserError,
+    RenderFailed,
+    RenderTimeout,
+    check_status,
+)
+
+CHROMIUM_BINARY = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+)
+
+
+class ChromiumEngine:
+    """One headless Chromium, kept warm across renders."""
+
+    name = "chromium"
+
+    def __init__(self, render_timeout: float, binary: str = CHROMIUM_BINARY) -> None:
+        options = webdriver.ChromeOptions()
+        options.binary_location = binary
+        for arg in ARGS:
+            options.add_argument(arg)
+        self._viewport: tuple[int, int, int] | None = None
+        try:
+            self._driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+            self._driver.set_page_load_timeout(render_timeout)
+            self._driver.set_script_timeout(5)
+        except (WebDriverException, OSError, HTTPError) as exc:
+            raise BrowserError(f"chromium did not start: {_first_line(exc)}") from exc
+
+    def screenshot(self, url: str, width: int, height: int, scale: int) -> bytes:
+        """Load ``url`` at the given viewport and return a PNG of the viewport."""
+        driver = self._driver
+        try:
+            if self._viewport != (width, height, scale):
+                # Window size is not viewport size; the device-metrics override is exact.
+                driver.execute_cdp_cmd(
+                    "Emulation.setDeviceMetricsOverride",
+                    {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
+                )
+                self._viewport = (width, height, scale)
+            try:
+                driver.get(url)
+            except TimeoutException as exc:
+                raise RenderTimeout(f"{url} did not finish loading in time") from exc
+            except WebDriverException as exc:
+                if "net::ERR_" in str(exc.msg):
+                    raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
+                raise
+            check_status(driver.execute_script(STATUS_SCRIPT), url)
+            driver.execute_async_script(SETTLE_SCRIPT)
+            return driver.get_screenshot_as_png()
+        except RenderFailed:
+            raise
+        except (WebDriverException, OSError, HTTPError) as exc:
+            self._viewport = None
+            raise BrowserError(f"chromium failed: {_first_line(exc)}") from exc
+
+    def close(self) -> None:
+        """Stop Chromium and chromedriver."""
+        driver = getattr(self, "_driver", None)
+        if driver is not None:
+            with contextlib.suppress(Exception):
+                driver.quit()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "msg", None) or str(exc)
+    return (str(text).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,134 @@
+"""Firefox ESR driven through its built-in Marionette protocol (no geckodriver needed)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from marionette_driver import errors
+from marionette_driver.marionette import Marionette
+
+from worker.engines import (
+    SETTLE_SCRIPT,
+    STATUS_SCRIPT,
+    VIEWPORT_SCRIPT,
+    BrowserError,
+    RenderFailed,
+    RenderTimeout,
+    check_status,
+)
+
+FIREFOX_BINARY = "/usr/bin/firefox-esr"
+PREFS = {
+    "layout.css.devPixelsPerPx": "1.0",
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.startup.page": 0,
+    "network.dns.disablePrefetch": True,
+    "network.prefetch-next": False,
+    "media.autoplay.default": 5,
+    "media.peerconnection.enabled": False,
+    "dom.webnotifications.enabled": False,
+    "geo.enabled": False,
+}
+# Errors that mean the page, not the browser, is at fault.
+_PAGE_ERRORS = (errors.UnknownException, errors.InsecureCertificateException)
+# The browser window's own stylesheet gives it a 500px minimum width (for its toolbars);
+# lifting it lets the content viewport go down to the 200px that ogshot accepts.
+_UNCLAMP_SCRIPT = """
+const style = document.createElement('style');
+style.textContent = ':root, toolbox, toolbar, #browser, #tabbrowser-tabbox, #tabbrowser-tabpanels'
+  + ' { min-width: 0 !important; min-height: 0 !important; }';
+document.documentElement.appendChild(style);
+"""
+# Headless Firefox clamps windows to this virtual screen (1366x768 by default), which is
+# smaller than a 2400-pixel image.
+_SCREEN = "5000"
+
+
+class FirefoxEngine:
+    """One headless Firefox, kept warm across renders."""
+
+    name = "firefox"
+
+    def __init__(self, render_timeout: float, binary: str = FIREFOX_BINARY) -> None:
+        os.environ.setdefault("MOZ_HEADLESS_WIDTH", _SCREEN)
+        os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
+        self._viewport: tuple[int, int, int] | None = None
+        self._scale = 1
+        try:
+            # port=0 picks a free port: several workers on one machine each get their own.
+            self._m = Marionette(
+                host="127.0.0.1",
+                port=0,
+                bin=binary,
+                headless=True,
+                prefs=PREFS,
+                # Without a log file mozprocess writes to sys.stdout.buffer, which Celery's
+                # stdout proxy does not have; the browser's own chatter is not wanted anyway.
+                gecko_log=os.devnull,
+                socket_timeout=render_timeout + 20,
+                startup_timeout=60,
+            )
+            self._m.start_session()
+            self._m.timeout.page_load = render_timeout
+            self._m.timeout.script = 5
+            with self._m.using_context(self._m.CONTEXT_CHROME):
+                self._m.execute_script(_UNCLAMP_SCRIPT)
+        except (OSError, errors.MarionetteException) as exc:
+            self.close()
+            raise BrowserError(f"firefox did not start: {exc}") from exc
+
+    def _size_viewport(self, width: int, height: int, scale: int) -> None:
+        if self._viewport == (width, height, scale):
+            return
+        if scale != self._scale:
+            # The pref is read live; it halves the CSS viewport of the same window, so the
+            # window is re-measured below.
+            self._m.set_pref("layout.css.devPixelsPerPx", f"{scale:.1f}")
+            self._scale = scale
+        self._m.set_window_rect(width=width, height=height)
+        for _ in range(4):
+            inner_w, inner_h = self._m.execute_script(VIEWPORT_SCRIPT)
+            if (inner_w, inner_h) == (width, height):
+                self._viewport = (width, height, scale)
+                return
+            # The window includes toolbars even when headless: grow it by what they take.
+            rect = self._m.window_rect
+            self._m.set_window_rect(
+                width=rect["width"] + width - inner_w, height=rect["height"] + height - inner_h
+            )
+        self._viewport = None
+        raise BrowserError(f"firefox viewport stays {inner_w}x{inner_h}, wanted {width}x{height}")
+
+    def screenshot(self, url: str, width: int, height: int, scale: int) -> bytes:
+        """Load ``url`` at the given viewport and return a PNG of the viewport."""
+        try:
+            self._size_viewport(width, height, scale)
+            try:
+                self._m.navigate(url)
+            except errors.TimeoutException as exc:
+                raise RenderTimeout(f"{url} did not finish loading in time") from exc
+            except _PAGE_ERRORS as exc:
+                raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
+            check_status(self._m.execute_script(STATUS_SCRIPT), url)
+            self._m.execute_async_script(SETTLE_SCRIPT, script_timeout=5000)
+            return bytes(self._m.screenshot(format="binary", full=False))
+        except RenderFailed:
+            raise
+        except (TimeoutError, OSError, errors.MarionetteException) as exc:
+            raise BrowserError(f"firefox failed: {_first_line(exc)}") from exc
+
+    def close(self) -> None:
+        """Stop Firefox and remove its temporary profile."""
+        marionette = getattr(self, "_m", None)
+        if marionette is not None:
+            with contextlib.suppress(Exception):
+                marionette.cleanup()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "about:neterror?e=" in text:
+        # "Reached error page: about:neterror?e=connectionFailure&u=...": keep the code.
+        return "network error " + text.split("about:neterror?e=", 1)[1].split("&", 1)[0]
+    return text[:200]

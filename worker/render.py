@@ -1,0 +1,27 @@
+"""The render pipeline: policy, browser, imaging. No queue, no storage."""
+
+from __future__ import annotations
+
+import time
+
+from shared.imaging import encode_screenshot
+from shared.keys import RenderRequest
+from shared.storage import ImageMeta
+from shared.urlpolicy import Resolver, UrlPolicy, resolve_host
+from worker.browser import WarmBrowser
+
+
+def render(
+    request: RenderRequest,
+    browser: WarmBrowser,
+    policy: UrlPolicy,
+    resolve: Resolver = resolve_host,
+) -> tuple[bytes, ImageMeta]:
+    """Render ``request`` to encoded image bytes and their metadata."""
+    # Checked again here: the allow-list or DNS may have changed since the web queued it.
+    policy.check(request.url, resolve)
+    started = time.perf_counter()
+    png = browser.screenshot(request.url, request.width, request.height, request.scale)
+    data = encode_screenshot(png, request.format, request.pixel_size)
+    render_ms = round((time.perf_counter() - started) * 1000)
+    return data, ImageMeta.describe(request, data, engine=browser.name, render_ms=render_ms)

@@ -1,0 +1,140 @@
+"""The render task: thin, idempotent, with its reliability settings on the decorator."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from shared.imaging import ImagingError
+from shared.jobs import RENDER_TASK, RenderResult
+from shared.keys import InvalidOptions, RenderRequest
+from shared.singleflight import DONE_OK, QueueUnavailable, SingleFlight, connect
+from shared.storage import Storage, StorageUnavailable, make_storage
+from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
+from worker.browser import WarmBrowser
+from worker.celery_app import app, config
+from worker.engines import BrowserError, RenderFailed, make_engine
+from worker.render import render
+
+log = logging.getLogger(__name__)
+
+# Worth another try later: the browser is replaced, a store or Redis may come back.
+TRANSIENT_ERRORS = (BrowserError, StorageUnavailable, QueueUnavailable)
+# The job itself is bad: retrying cannot help.
+PERMANENT_ERRORS = (
+    InvalidURL,
+    RefusedURL,
+    InvalidOptions,
+    RenderFailed,
+    ImagingError,
+    SoftTimeLimitExceeded,
+)
+
+
+@dataclass
+class WorkerState:
+    """What one worker process keeps between jobs."""
+
+    storage: Storage
+    flight: SingleFlight
+    policy: UrlPolicy
+    browser: WarmBrowser
+
+
+@functools.cache
+def state() -> WorkerState:
+    """Build this process's clients and browser once (after the pool forked it)."""
+    return WorkerState(
+        storage=make_storage(config),
+        flight=SingleFlight(connect(config.redis_url), config.lock_ttl),
+        policy=UrlPolicy.from_config(config),
+        browser=WarmBrowser(
+            config.browser,
+            functools.partial(make_engine, config.browser, config.render_timeout),
+            config.browser_max_renders,
+        ),
+    )
+
+
+@worker_process_init.connect
+def _warm_up(**_: Any) -> None:
+    # In a thread: Celery gives process init only a few seconds, a cold browser needs ~2.
+    def warm() -> None:
+        try:
+            state().browser.warm()
+        except Exception:
+            log.exception("browser warm-up failed; the first job will retry it")
+
+    threading.Thread(target=warm, name="ogshot-warm-up", daemon=True).start()
+
+
+@worker_process_shutdown.connect
+def _stop_browser(**_: Any) -> None:
+    if state.cache_info().currsize:
+        state().browser.close()
+
+
+def _is_fresh(storage: Storage, key: str) -> bool:
+    try:
+        return storage.head(key).age() < config.cache_ttl
+    except FileNotFoundError:
+        return False
+
+
+@app.task(
+    name=RENDER_TASK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=config.soft_time_limit,
+    time_limit=config.hard_time_limit,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=3,
+)
+def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
+    """Render one page to storage unless a fresh image or another job already covers it."""
+    request = RenderRequest.from_payload(payload)
+    key = request.cache_key()
+    job_id = str(self.request.id)
+    current = state()
+    result = RenderResult(key=key, status="busy", engine=config.browser, render_ms=0, size=0)
+    if not current.flight.claim(key, job_id):
+        log.info("render skipped key=%s task=%s: another job holds the key", key, job_id)
+        return result
+    outcome = "failed"
+    started = time.perf_counter()
+    try:
+        if not payload.get("force") and _is_fresh(current.storage, key):
+            result["status"] = "fresh"
+        else:
+            data, meta = render(request, current.browser, current.policy)
+            current.storage.put(key, data, meta)
+            result.update(status="rendered", render_ms=meta.render_ms, size=meta.size)
+        outcome = DONE_OK
+    except PERMANENT_ERRORS as exc:
+        outcome = f"failed: {exc}"
+        log.warning("render failed key=%s task=%s url=%s: %s", key, job_id, request.url, exc)
+        raise
+    finally:
+        current.flight.release(key, job_id)
+        current.flight.publish_done(key, outcome)
+    log.info(
+        "render %s key=%s task=%s url=%s ms=%d",
+        result["status"],
+        key,
+        job_id,
+        request.url,
+        (time.perf_counter() - started) * 1000,
+    )
+    return result
