@@ -42,15 +42,16 @@ class QueueUnavailable(RuntimeError):  # noqa: N818 - reads as the outcome
     """Redis (the queue, the locks) cannot be reached."""
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str) -> redis.Redis[str]:
     """Build a client with short timeouts, so an outage costs a request seconds, not minutes."""
-    return redis.Redis.from_url(
+    client: redis.Redis[str] = redis.Redis.from_url(
         url,
         socket_connect_timeout=1,
         socket_timeout=5,
         health_check_interval=30,
         decode_responses=True,
     )
+    return client
 
 
 @contextlib.contextmanager
@@ -64,7 +65,7 @@ def _translated() -> Iterator[None]:
 class SingleFlight:
     """Locks and completion signals for cache keys."""
 
-    def __init__(self, client: redis.Redis, lock_ttl: int) -> None:
+    def __init__(self, client: redis.Redis[str], lock_ttl: int) -> None:
         self.client = client
         self.lock_ttl = lock_ttl
         self._claim = client.register_script(_CLAIM)

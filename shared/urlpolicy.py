@@ -171,7 +171,8 @@ class UrlPolicy:
             raise InvalidURL("page URL has no host")
         if "@" in parts.netloc:
             raise RefusedURL("page URL must not contain user information (user@host)")
-        url = f"{scheme}://{self._authority(scheme, parts.hostname or '', port)}{quote(parts.path, safe=_SAFE_PATH) or '/'}"
+        authority = self._authority(scheme, parts.hostname or "", port)
+        url = f"{scheme}://{authority}{quote(parts.path, safe=_SAFE_PATH) or '/'}"
         if parts.query:
             url += "?" + quote(parts.query, safe=_SAFE_QUERY)
         if parts.fragment:
@@ -201,12 +202,12 @@ class UrlPolicy:
 
     def address_allowed(self, ip: IPAddress) -> bool:
         """Tell whether the browser may connect to ``ip``."""
-        candidates: list[IPAddress] = [ip]
+        # A wrapped IPv4 (mapped, 6to4, NAT64) reaches that IPv4: judge the IPv4.
         if isinstance(ip, ipaddress.IPv6Address) and (v4 := embedded_ipv4(ip)) is not None:
-            candidates.append(v4)
-        if any(c in net for c in candidates for net in self.allow_private_networks):
+            ip = v4
+        if any(ip in net for net in self.allow_private_networks):
             return True
-        return all(_is_public(c) for c in candidates)
+        return _is_public(ip)
 
     def check_addresses(self, url: str, resolve: Resolver = resolve_host) -> None:
         """Raise ``RefusedURL`` unless every address of the URL's host may be reached."""

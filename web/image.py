@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, request
@@ -128,7 +129,7 @@ def _image(meta: ImageMeta, data: bytes | None, outcome: str, max_age: int) -> R
         response.headers["Content-Length"] = str(meta.size)
     else:
         response = Response(data, mimetype=meta.content_type, headers=headers)
-    response.last_modified = meta.rendered_at
+    response.last_modified = datetime.fromtimestamp(meta.rendered_at, tz=UTC)
     return response
 
 

@@ -120,7 +120,9 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
         else:
             data, meta = render(request, current.browser, current.policy)
             current.storage.put(key, data, meta)
-            result.update(status="rendered", render_ms=meta.render_ms, size=meta.size)
+            result["status"] = "rendered"
+            result["render_ms"] = meta.render_ms
+            result["size"] = meta.size
         outcome = DONE_OK
     except PERMANENT_ERRORS as exc:
         outcome = f"failed: {exc}"

@@ -1,0 +1,244 @@
+"""The ``ogshot`` command: serve (development), web and worker (production), render (once).
+
+``web`` and ``worker`` hand over to gunicorn and celery with ogshot's settings; ``serve`` runs
+both (and a private Redis if none answers). Only ``render`` imports worker code, lazily, so
+the web image never needs browser libraries for the other commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from shared.config import Config, ConfigError, child_environment, load_config
+from shared.jobs import MISS_QUEUE
+from shared.singleflight import connect
+from shared.storage import StorageUnavailable, make_storage
+
+
+def web_argv(config: Config, bind: str, workers: int | None) -> list[str]:
+    """Return the gunicorn command line for the web tier."""
+    argv = [
+        sys.executable, "-m", "gunicorn", "web.wsgi:app",
+        "--bind", bind,
+        # Threads, not processes, wait for renders: a waiting request costs a thread only.
+        "--worker-class", "gthread",
+        "--threads", str(config.web_threads),
+        # A request never takes longer than the miss wait plus storage time.
+        "--timeout", str(int(config.miss_wait) + 30),
+        "--graceful-timeout", "10",
+        "--access-logfile", "-",
+    ]  # fmt: skip
+    if workers:
+        argv += ["--workers", str(workers)]
+    return argv
+
+
+def worker_argv(config: Config, concurrency: int | None, loglevel: str) -> list[str]:
+    """Return the celery command line for a render worker."""
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+        "--queues", MISS_QUEUE,
+        "--concurrency", str(concurrency or config.worker_concurrency),
+        "--loglevel", loglevel,
+        # Each pool process keeps a warm browser: --max-tasks-per-child would kill it.
+        "--without-gossip",
+    ]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        return bool(connect(url).ping())
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _redis_for(config: Config) -> Iterator[str]:
+    """Yield a Redis URL that answers, starting a private redis-server if needed."""
+    if _redis_answers(config.redis_url):
+        yield config.redis_url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit(
+            "ogshot: Redis does not answer at OGSHOT_REDIS_URL and redis-server is not installed"
+        )
+    port = _free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    print(f"ogshot: Redis does not answer; starting a private one on port {port}", file=sys.stderr)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _redis_answers(url):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("ogshot: the private redis-server did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _check_storage(config: Config) -> None:
+    try:
+        make_storage(config).check()
+    except StorageUnavailable as exc:
+        raise SystemExit(f"ogshot: storage {config.storage_url} is not usable: {exc}") from exc
+
+
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    """Run web and worker together until interrupted (development, the README's command)."""
+    _check_storage(config)
+    with _redis_for(config) as redis_url:
+        env = child_environment(OGSHOT_REDIS_URL=redis_url)
+        bind = f"{args.host}:{args.port or config.port}"
+        procs = [
+            subprocess.Popen(worker_argv(config, args.concurrency, "INFO"), env=env),
+            subprocess.Popen(web_argv(config, bind, 1), env=env),
+        ]
+        print(f"ogshot: serving on http://{bind}/", file=sys.stderr)
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while not stopping and all(p.poll() is None for p in procs):
+                time.sleep(0.2)
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        return 0 if stopping else 1
+
+
+def cmd_web(config: Config, args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn serving the web tier."""
+    _check_storage(config)
+    argv = web_argv(config, args.bind or f"0.0.0.0:{config.port}", args.workers)
+    os.execv(sys.executable, argv)
+
+
+def cmd_worker(config: Config, args: argparse.Namespace) -> int:
+    """Replace this process with a Celery render worker."""
+    _check_storage(config)
+    os.execv(sys.executable, worker_argv(config, args.concurrency, args.loglevel))
+
+
+def cmd_render(config: Config, args: argparse.Namespace) -> int:
+    """Render one page to a file without queue or storage."""
+    import functools
+
+    from shared.keys import InvalidOptions, RenderRequest
+    from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
+    from worker.browser import WarmBrowser
+    from worker.engines import BrowserError, RenderFailed, make_engine
+    from worker.render import render
+
+    policy = UrlPolicy.from_config(config)
+    output = Path(args.output)
+    fmt = args.format or output.suffix.lstrip(".") or "png"
+    try:
+        request = RenderRequest.build(
+            policy.normalize(args.url),
+            width=args.width,
+            height=args.height,
+            scale=args.scale,
+            format=fmt,
+        )
+    except (InvalidURL, RefusedURL, InvalidOptions) as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2
+    engine = args.engine or config.browser
+    browser = WarmBrowser(engine, functools.partial(make_engine, engine, config.render_timeout), 1)
+    try:
+        data, meta = render(request, browser, policy)
+    except (RefusedURL, RenderFailed, BrowserError) as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, RefusedURL) else 1
+    finally:
+        browser.close()
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(output)
+    print(f"{output}: {meta.width * meta.scale}x{meta.height * meta.scale} {meta.format}, "
+          f"{meta.size} bytes, {meta.render_ms} ms with {meta.engine}")  # fmt: skip
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line."""
+    parser = argparse.ArgumentParser(prog="ogshot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="web and worker together (development)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: PORT or 8000")
+    serve.add_argument("--concurrency", type=int, default=None)
+    serve.set_defaults(func=cmd_serve)
+
+    web = sub.add_parser("web", help="the web tier under gunicorn (production)")
+    web.add_argument("--bind", default=None, help="default: 0.0.0.0:$PORT")
+    web.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY or 1")
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="a render worker (production)")
+    worker.add_argument("--concurrency", type=int, default=None)
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=cmd_worker)
+
+    render = sub.add_parser("render", help="render one page to a file, without the queue")
+    render.add_argument("url")
+    render.add_argument("-o", "--output", required=True)
+    render.add_argument("--engine", choices=("firefox", "chromium"), default=None)
+    render.add_argument("-W", "--width", default=None)
+    render.add_argument("-H", "--height", default=None)
+    render.add_argument("--scale", default=None)
+    render.add_argument("--format", default=None, help="default: from the output's extension")
+    render.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``ogshot`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    result: int = args.func(config, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Real servers for the tests: a page server that counts loads, process helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+CI = os.environ.get("CI") == "true"
+
+
+def require(binary: str) -> str:
+    """Return the path of ``binary``; skip without it, but fail under CI."""
+    path = shutil.which(binary)
+    if path is None:
+        message = f"{binary} is not installed"
+        if CI:
+            pytest.fail(message + " (CI=true: a missing tool fails the run)")
+        pytest.skip(message)
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(
+    host: str, port: int, timeout: float = 30, proc: subprocess.Popen | None = None
+) -> None:
+    """Block until something accepts connections on host:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a process started with start_new_session, and everything it started."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    # Browsers started by a worker live in its process group: make sure none survives.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+  html, body {{ margin: 0; height: 100%; background: #{bg}; }}
+  .tl {{ position: fixed; left: 0; top: 0; width: 100px; height: 100px; background: #0000ff; }}
+  .br {{ position: fixed; right: 0; bottom: 0; width: 100px; height: 100px; background: #00ff00; }}
+</style></head>
+<body><div class="tl"></div><div class="br"></div></body></html>
+"""
+
+
+class PageServer:
+    """Serves test pages on a loopback address and counts every request by path.
+
+    ``/page/<name>?bg=rrggbb&delay=s``: a page of colour ``bg`` with a blue square at the
+    top left and a green one at the bottom right (each 100x100 CSS px), after ``delay`` s.
+    ``/status/<code>``: an error page with that status. Anything else: 404.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.hits: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                with server._lock:
+                    server.hits[parts.path] += 1
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                if parts.path.startswith("/page/"):
+                    time.sleep(float(query.get("delay", "0")))
+                    body = PAGE.format(title=parts.path, bg=query.get("bg", "ff0000")).encode()
+                    self._answer(200, body)
+                elif parts.path.startswith("/status/"):
+                    self._answer(int(parts.path.rsplit("/", 1)[1]), b"<h1>error</h1>")
+                else:
+                    self._answer(404, b"not found")
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        """Return the absolute URL of ``path`` on this server."""
+        return f"http://{self.host}:{self.port}{path}"
+
+    def count(self, path: str) -> int:
+        """Return how many requests ``path`` received."""
+        with self._lock:
+            return self.hits[path]
+
+    def total(self) -> int:
+        """Return how many requests the server received in all."""
+        with self._lock:
+            return sum(self.hits.values())
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """Run a throwaway redis-server; yield its base URL (no database number)."""
+    binary = require("redis-server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, proc=proc)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[str]:
+    """Run moto's S3 server as a real HTTP server; yield its endpoint URL."""
+    binary = require("moto_server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)

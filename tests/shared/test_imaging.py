@@ -1,0 +1,62 @@
+"""Imaging: size checks, encoders, the fallback image."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from shared.imaging import ImagingError, encode_screenshot, fallback_image, load_fallback_file
+
+
+def png_of(size: tuple[int, int], colour: tuple[int, int, int] = (255, 0, 0)) -> bytes:
+    """Make a PNG screenshot stand-in."""
+    out = io.BytesIO()
+    Image.new("RGBA", size, (*colour, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "pil_format"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")]
+)
+def test_encodes_each_format_at_the_checked_size(fmt: str, pil_format: str) -> None:
+    """The output is the requested format at the screenshot's size, colours kept."""
+    data = encode_screenshot(png_of((1200, 630)), fmt, (1200, 630))
+    image = Image.open(io.BytesIO(data))
+    assert (image.format, image.size) == (pil_format, (1200, 630))
+    red, green, blue = image.convert("RGB").getpixel((600, 315))
+    assert red > 240 and green < 15 and blue < 15
+
+
+def test_wrong_size_is_refused() -> None:
+    """A screenshot of another size is an error, never a silently wrong image."""
+    with pytest.raises(ImagingError, match="1200x544"):
+        encode_screenshot(png_of((1200, 544)), "png", (1200, 630))
+
+
+def test_garbage_is_refused() -> None:
+    """Bytes that are not an image are an ImagingError."""
+    with pytest.raises(ImagingError):
+        encode_screenshot(b"<html>", "png", (1200, 630))
+
+
+def test_fallback_is_a_1200x630_image_in_the_requested_format() -> None:
+    """The drawn fallback has the og:image size and differs per host."""
+    for fmt, pil_format in (("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")):
+        image = Image.open(io.BytesIO(fallback_image("example.com", fmt)))
+        assert (image.format, image.size) == (pil_format, (1200, 630))
+    assert fallback_image("a.example", "png") != fallback_image("b.example", "png")
+
+
+def test_operator_fallback_file(tmp_path: Path) -> None:
+    """An operator's fallback file is read with its MIME type; a non-image is refused."""
+    path = tmp_path / "fallback.jpg"
+    Image.new("RGB", (1200, 630)).save(path, "JPEG")
+    data, content_type = load_fallback_file(path)
+    assert content_type == "image/jpeg"
+    assert data == path.read_bytes()
+    (tmp_path / "x.png").write_text("nope")
+    with pytest.raises(ImagingError):
+        load_fallback_file(tmp_path / "x.png")

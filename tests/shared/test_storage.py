@@ -1,0 +1,156 @@
+"""Storage backends: the same contract for memory, filesystem and S3 (a real moto server)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.config import load_config
+from shared.keys import RenderRequest
+from shared.storage import ImageMeta, Storage, StorageUnavailable, make_storage
+from shared.storage.fs import FilesystemStorage
+from shared.storage.memory import MemoryStorage
+from shared.storage.s3 import S3Storage, make_s3_client
+
+REQUEST = RenderRequest.build("https://example.com/a")
+KEY = REQUEST.cache_key()
+
+
+def meta_for(data: bytes) -> ImageMeta:
+    """Describe ``data`` as a render of REQUEST."""
+    return ImageMeta.describe(REQUEST, data, engine="firefox", render_ms=12)
+
+
+@pytest.fixture(params=["memory", "filesystem", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """Each backend in turn, empty."""
+    if request.param == "memory":
+        yield MemoryStorage()
+    elif request.param == "filesystem":
+        yield FilesystemStorage(tmp_path / "images")
+    else:
+        endpoint = request.getfixturevalue("s3_endpoint")
+        s3 = S3Storage(make_s3_client(endpoint), f"test-{uuid.uuid4().hex[:12]}", "prefix")
+        s3.ensure_bucket()
+        yield s3
+
+
+def test_missing_key_raises_file_not_found(store: Storage) -> None:
+    """A key never written is FileNotFoundError for get and head, and delete is quiet."""
+    with pytest.raises(FileNotFoundError):
+        store.get(KEY)
+    with pytest.raises(FileNotFoundError):
+        store.head(KEY)
+    store.delete(KEY)
+
+
+def test_round_trip_with_metadata(store: Storage) -> None:
+    """Bytes and metadata come back as written; head returns the metadata alone."""
+    data = b"\x89PNG fake image bytes"
+    meta = meta_for(data)
+    store.put(KEY, data, meta)
+    stored = store.get(KEY)
+    assert stored.data == data
+    assert stored.meta == meta
+    assert store.head(KEY) == meta
+    assert meta.size == len(data)
+    store.check()
+
+
+def test_put_replaces_and_delete_removes(store: Storage) -> None:
+    """A second put replaces bytes and metadata together; delete removes the image."""
+    store.put(KEY, b"old", meta_for(b"old"))
+    store.put(KEY, b"new!", meta_for(b"new!"))
+    stored = store.get(KEY)
+    assert (stored.data, stored.meta.size) == (b"new!", 4)
+    store.delete(KEY)
+    with pytest.raises(FileNotFoundError):
+        store.get(KEY)
+
+
+def test_concurrent_replace_never_shows_a_mix(store: Storage) -> None:
+    """Readers racing a writer see either the old or the new image, each with its own meta."""
+    images = [bytes([i]) * (1000 + i) for i in range(2)]
+    store.put(KEY, images[0], meta_for(images[0]))
+    stop = threading.Event()
+    problems: list[str] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            stored = store.get(KEY)
+            if stored.meta.size != len(stored.data) or stored.data not in images:
+                problems.append("torn read")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for i in range(30):
+        data = images[i % 2]
+        store.put(KEY, data, meta_for(data))
+    stop.set()
+    reader.join()
+    assert problems == []
+
+
+def test_filesystem_refuses_keys_outside_the_root(tmp_path: Path) -> None:
+    """Keys that could climb out of the root are refused before touching the disk."""
+    store = FilesystemStorage(tmp_path / "root")
+    for key in ("../evil.png", "/etc/passwd", "v1/../../x.png", "v1/a b.png"):
+        with pytest.raises(ValueError, match="key"):
+            store.put(key, b"x", meta_for(b"x"))
+
+
+def test_filesystem_leaves_no_temporary_files(tmp_path: Path) -> None:
+    """After writes only the image files remain."""
+    store = FilesystemStorage(tmp_path / "root")
+    store.put(KEY, b"a", meta_for(b"a"))
+    store.put(KEY, b"b", meta_for(b"b"))
+    files = [p for p in (tmp_path / "root").rglob("*") if p.is_file()]
+    assert [p.name for p in files] == [KEY.rsplit("/", 1)[1]]
+
+
+def test_filesystem_unwritable_root_is_unavailable(tmp_path: Path) -> None:
+    """A root that cannot be created is StorageUnavailable, not a crash."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StorageUnavailable):
+        FilesystemStorage(blocker / "images").check()
+
+
+def test_make_storage_creates_a_missing_bucket(s3_endpoint: str) -> None:
+    """s3://bucket/prefix makes the bucket at start-up when it does not exist."""
+    bucket = f"made-{uuid.uuid4().hex[:12]}"
+    config = load_config(
+        {
+            "OGSHOT_ALLOWED_HOSTS": "example.com",
+            "OGSHOT_STORAGE_URL": f"s3://{bucket}/images",
+            "OGSHOT_S3_ENDPOINT_URL": s3_endpoint,
+        }
+    )
+    store = make_storage(config)
+    store.put(KEY, b"x", meta_for(b"x"))
+    assert (
+        make_s3_client(s3_endpoint).get_object(Bucket=bucket, Key=f"images/{KEY}")["ContentType"]
+        == "image/png"
+    )
+
+
+def test_make_storage_picks_the_filesystem(tmp_path: Path) -> None:
+    """A path or file:// URL gives the filesystem store at that path."""
+    for url in (str(tmp_path / "a"), f"file://{tmp_path / 'b'}"):
+        config = load_config({"OGSHOT_ALLOWED_HOSTS": "example.com", "OGSHOT_STORAGE_URL": url})
+        store = make_storage(config)
+        assert isinstance(store, FilesystemStorage)
+        assert str(store.root).startswith(str(tmp_path))
+
+
+def test_unreachable_s3_is_unavailable() -> None:
+    """An S3 endpoint nobody listens on is StorageUnavailable, for reads and at start-up."""
+    store = S3Storage(make_s3_client("http://127.0.0.1:9"), "bucket")
+    with pytest.raises(StorageUnavailable):
+        store.get(KEY)
+    with pytest.raises(StorageUnavailable):
+        store.ensure_bucket()
