@@ -57,15 +57,19 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
     # Browsers started by a worker live in its process group: make sure none survives.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
+
+
+def close_to(pixel: object, rgb: tuple[int, int, int], tolerance: int = 12) -> bool:
+    """Tell whether an RGB(A) pixel is within ``tolerance`` of ``rgb`` on every channel."""
+    values = tuple(pixel)[:3]  # type: ignore[arg-type]
+    return all(abs(a - b) <= tolerance for a, b in zip(values, rgb, strict=True))
 
 
 PAGE = """<!doctype html>
