@@ -19,9 +19,10 @@ def png_of(size: tuple[int, int], colour: tuple[int, int, int] = (255, 0, 0)) ->
     return out.getvalue()
 
 
-@pytest.mark.parametrize(
-    ("fmt", "pil_format"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")]
-)
+FORMATS = [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")]
+
+
+@pytest.mark.parametrize(("fmt", "pil_format"), FORMATS)
 def test_encodes_each_format_at_the_checked_size(fmt: str, pil_format: str) -> None:
     """The output is the requested format at the screenshot's size, colours kept."""
     data = encode_screenshot(png_of((1200, 630)), fmt, (1200, 630))
