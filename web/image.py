@@ -82,7 +82,8 @@ def _lookup(svc: Services, wanted: RenderRequest, key: str) -> Response:
         # A conditional or HEAD request needs only the metadata: don't read the image.
         if request.method == "HEAD" or request.if_none_match:
             meta = svc.storage.head(key)
-            return _hit(svc, wanted, key, meta, None)
+            if request.method == "HEAD" or request.if_none_match.contains(meta.sha256):
+                return _hit(svc, wanted, key, meta, None)
         stored = svc.storage.get(key)
         return _hit(svc, wanted, key, stored.meta, stored.data)
     except FileNotFoundError:
