@@ -308,3 +308,19 @@ def test_health_and_index(redis_url: str) -> None:
     assert client.get("/healthz").status_code == 200
     assert "og:image" in client.get("/").get_data(as_text=True)
     assert client.get("/nope").status_code == 404
+
+
+def test_the_readme_jinja_snippet_addresses_the_image(redis_url: str) -> None:
+    """The og:image URL built by the README's Jinja filter chain finds the stored image."""
+    from jinja2 import Environment
+
+    storage = MemoryStorage()
+    page = "http://127.0.0.1:9/board/42?lang=en&x=a+b"
+    data = store_image(storage, page)
+    template = Environment(autoescape=True).from_string(
+        "/image/{{ url | urlencode | replace('/', '%2F') }}.png"
+    )
+    path = template.render(url=page)
+    response = make_app(redis_url, storage).test_client().get(path)
+    assert response.status_code == 200
+    assert response.data == data

@@ -1,0 +1,123 @@
+"""The whole stack as real processes: gunicorn web, Celery worker with a browser, storage."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import pytest
+import requests
+
+from shared.storage import Storage
+from shared.storage.fs import FilesystemStorage
+from shared.storage.s3 import S3Storage, make_s3_client
+from tests.helpers import PageServer, free_port, require, stop_process, wait_for_port
+
+ENGINES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
+STACKS = [("firefox", "fs"), ("firefox", "s3"), ("chromium", "fs"), ("chromium", "s3")]
+
+
+@dataclass
+class Stack:
+    """A running ogshot: web URLs, its Redis, its store, and the page server it renders."""
+
+    name: str
+    web: str  # waits up to 20 s for a render
+    impatient_web: str  # waits 0.5 s, to see the fallback
+    redis_url: str
+    storage: Storage
+    pages: PageServer
+    logs: Path
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def page(self, name: str, **query: str) -> str:
+        """Return a page URL unique to this stack (page loads are counted per path)."""
+        suffix = "&".join(f"{k}={v}" for k, v in query.items())
+        return self.pages.url(f"/page/{self.name}-{name}") + (f"?{suffix}" if suffix else "")
+
+    def image_url(self, page_url: str, ext: str = "png", web: str | None = None) -> str:
+        """The og:image URL for ``page_url``."""
+        return f"{web or self.web}/image/{quote_plus(page_url)}.{ext}"
+
+
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            argv, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _wait_for_worker(stack: Stack, timeout: float = 120) -> None:
+    # The worker is ready when a render comes back: that also warms its browser.
+    url = stack.image_url(stack.page("warm-up"))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = requests.get(url, timeout=30)
+        if response.headers.get("X-Ogshot-Cache") in ("hit", "miss"):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"worker of {stack.name} rendered nothing in {timeout}s; see {stack.logs}")
+
+
+@pytest.fixture(scope="module", params=STACKS, ids=["-".join(s) for s in STACKS])
+def stack(
+    request: pytest.FixtureRequest,
+    redis_base: str,
+    pages: PageServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """Start web (two processes: patient and impatient) and a worker for one engine and store."""
+    engine, store = request.param
+    for binary in (*ENGINES[engine], "ogshot"):
+        require(binary)
+    tmp = tmp_path_factory.mktemp(f"{engine}-{store}")
+    db = 2 + STACKS.index(request.param)
+    redis_url = f"{redis_base}/{db}"
+    env = {
+        "OGSHOT_ALLOWED_HOSTS": "127.0.0.1",
+        "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
+        "OGSHOT_REDIS_URL": redis_url,
+        "OGSHOT_BROWSER": engine,
+        "OGSHOT_MISS_WAIT": "20",
+        "OGSHOT_MAX_WAITING": "24",
+        "OGSHOT_WORKER_CONCURRENCY": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    storage: Storage
+    if store == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket = f"e2e-{uuid.uuid4().hex[:12]}"
+        env |= {"OGSHOT_STORAGE_URL": f"s3://{bucket}/og", "OGSHOT_S3_ENDPOINT_URL": endpoint}
+        storage = S3Storage(make_s3_client(endpoint), bucket, "og")
+    else:
+        env["OGSHOT_STORAGE_URL"] = str(tmp / "images")
+        storage = FilesystemStorage(tmp / "images")
+    full_env = {**os.environ, **env}
+    ports = free_port(), free_port()
+    stack = Stack(
+        name=f"{engine}-{store}",
+        web=f"http://127.0.0.1:{ports[0]}",
+        impatient_web=f"http://127.0.0.1:{ports[1]}",
+        redis_url=redis_url,
+        storage=storage,
+        pages=pages,
+        logs=tmp,
+    )
+    try:
+        stack.procs.append(_start(["ogshot", "worker"], full_env, tmp / "worker.log"))
+        for port, wait in zip(ports, ("20", "0.5"), strict=True):
+            argv = ["ogshot", "web", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+            proc = _start(argv, {**full_env, "OGSHOT_MISS_WAIT": wait}, tmp / f"web-{port}.log")
+            stack.procs.append(proc)
+            wait_for_port("127.0.0.1", port, proc=proc)
+        _wait_for_worker(stack)
+        yield stack
+    finally:
+        for proc in stack.procs:
+            stop_process(proc)

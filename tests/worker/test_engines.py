@@ -1,0 +1,77 @@
+"""Both engines against real browsers and a real page server."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from tests.helpers import PageServer, close_to, require
+from worker.engines import Engine, RenderFailed, make_engine
+
+pytestmark = pytest.mark.browser
+BINARIES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
+
+
+@pytest.fixture(scope="module", params=["firefox", "chromium"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """One warm browser per engine, shared by this module's tests."""
+    for binary in BINARIES[request.param]:
+        require(binary)
+    running = make_engine(request.param, render_timeout=10)
+    yield running
+    running.close()
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "scale"),
+    [(1200, 630, 1), (1200, 630, 2), (300, 250, 1), (2400, 1260, 1), (800, 600, 2)],
+)
+def test_viewport_is_exact(
+    engine: Engine, pages: PageServer, width: int, height: int, scale: int
+) -> None:
+    """The screenshot is width*scale x height*scale, and the page's corners are at its corners."""
+    png = engine.screenshot(pages.url("/page/viewport?bg=ff0000"), width, height, scale)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (width * scale, height * scale)
+    square = 100 * scale
+    assert close_to(image.getpixel((2, 2)), (0, 0, 255))
+    assert close_to(image.getpixel((square - 3, square - 3)), (0, 0, 255))
+    assert close_to(image.getpixel((square + 3, square + 3)), (255, 0, 0))
+    right, bottom = image.size[0] - 1, image.size[1] - 1
+    assert close_to(image.getpixel((right - 2, bottom - 2)), (0, 255, 0))
+    assert close_to(image.getpixel((right - square + 3, bottom - square + 3)), (0, 255, 0))
+    assert close_to(image.getpixel((right - square - 3, bottom - square - 3)), (255, 0, 0))
+
+
+def test_smallest_viewport(engine: Engine, pages: PageServer) -> None:
+    """200x100, the smallest size accepted, is exact too (Firefox's window minimum is lifted)."""
+    png = engine.screenshot(pages.url("/page/small?bg=ff0000"), 200, 100, 1)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (200, 100)
+    assert close_to(image.getpixel((2, 2)), (0, 0, 255))
+    assert close_to(image.getpixel((197, 97)), (0, 255, 0))
+
+
+def test_http_error_page_fails_the_render(engine: Engine, pages: PageServer) -> None:
+    """An HTTP error status is a failed render, not a picture of an error page."""
+    with pytest.raises(RenderFailed, match="HTTP 404"):
+        engine.screenshot(pages.url("/status/404"), 1200, 630, 1)
+
+
+def test_unreachable_page_fails_the_render(engine: Engine) -> None:
+    """A connection error is a failed render, and the browser stays usable."""
+    from tests.helpers import free_port
+
+    with pytest.raises(RenderFailed):
+        engine.screenshot(f"http://127.0.0.1:{free_port()}/", 1200, 630, 1)
+
+
+def test_browser_is_reused_after_a_failure(engine: Engine, pages: PageServer) -> None:
+    """After a failed page the same browser renders the next page."""
+    with pytest.raises(RenderFailed):
+        engine.screenshot(pages.url("/status/500"), 1200, 630, 1)
+    png = engine.screenshot(pages.url("/page/after?bg=00ffff"), 1200, 630, 1)
+    assert close_to(Image.open(io.BytesIO(png)).convert("RGB").getpixel((600, 315)), (0, 255, 255))
