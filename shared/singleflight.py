@@ -42,9 +42,9 @@ class QueueUnavailable(RuntimeError):  # noqa: N818 - reads as the outcome
     """Redis (the queue, the locks) cannot be reached."""
 
 
-def connect(url: str) -> redis.Redis[str]:
+def connect(url: str) -> redis.Redis:
     """Build a client with short timeouts, so an outage costs a request seconds, not minutes."""
-    client: redis.Redis[str] = redis.Redis.from_url(
+    client: redis.Redis = redis.Redis.from_url(
         url,
         socket_connect_timeout=1,
         socket_timeout=5,
@@ -65,7 +65,7 @@ def _translated() -> Iterator[None]:
 class SingleFlight:
     """Locks and completion signals for cache keys."""
 
-    def __init__(self, client: redis.Redis[str], lock_ttl: int) -> None:
+    def __init__(self, client: redis.Redis, lock_ttl: int) -> None:
         self.client = client
         self.lock_ttl = lock_ttl
         self._claim = client.register_script(_CLAIM)
@@ -117,7 +117,8 @@ class SingleFlight:
         Subscribe first, then check storage, then queue: a render finishing in between is
         then either found in storage or heard on the channel, never missed.
         """
-        pubsub: Any = self.client.pubsub(ignore_subscribe_messages=True)
+        # redis-py leaves pubsub() unannotated.
+        pubsub: Any = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         with _translated():
             pubsub.subscribe(DONE_PREFIX + key)
 
