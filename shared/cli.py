@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from shared.config import Config, ConfigError, child_environment, load_config
-from shared.jobs import MISS_QUEUE
-from shared.singleflight import connect
+from shared.jobs import QUEUES
+from shared.redisconn import connect
 from shared.storage import StorageUnavailable, make_storage
 
 
@@ -48,7 +48,7 @@ def worker_argv(config: Config, concurrency: int | None, loglevel: str) -> list[
     """Return the celery command line for a render worker."""
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "--queues", MISS_QUEUE,
+        "--queues", ",".join(QUEUES),
         "--concurrency", str(concurrency or config.worker_concurrency),
         "--loglevel", loglevel,
         # Each pool process keeps a warm browser: --max-tasks-per-child would kill it.
@@ -194,6 +194,40 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prewarm(args: argparse.Namespace) -> int:
+    """Send pre-warms to a running service and report what became of them."""
+    from shared.config import load_client_config
+    from shared.prewarm import ApiClient, ApiError, read_sitemap, read_url_file, report, run
+
+    client_config = load_client_config()
+    token = args.token or client_config.token
+    if not token:
+        print("ogshot: no API token: set OGSHOT_API_TOKEN or pass --token", file=sys.stderr)
+        return 2
+    try:
+        urls = list(args.urls)
+        if args.file:
+            urls += read_url_file(args.file)
+        if args.sitemap:
+            urls += read_sitemap(args.sitemap)
+    except (OSError, ValueError) as exc:
+        print(f"ogshot: cannot read the URLs: {exc}", file=sys.stderr)
+        return 2
+    if not urls:
+        print("ogshot: no URLs given (arguments, --file or --sitemap)", file=sys.stderr)
+        return 2
+    options = {k: v for k, v in (("w", args.width), ("h", args.height), ("scale", args.scale),
+                                 ("format", args.format)) if v is not None}  # fmt: skip
+    try:
+        client = ApiClient(args.server or client_config.server, token)
+        summary = run(client, urls, options, batch_size=args.batch_size, wait=args.wait,
+                      timeout=args.timeout)  # fmt: skip
+    except ApiError as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2
+    return report(summary, waited=args.wait)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="ogshot", description=__doc__.splitlines()[0])
@@ -224,12 +258,32 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--scale", default=None)
     render.add_argument("--format", default=None, help="default: from the output's extension")
     render.set_defaults(func=cmd_render)
+
+    prewarm = sub.add_parser("prewarm", help="ask a running service to render pages again")
+    prewarm.add_argument("urls", nargs="*", help="page URLs")
+    prewarm.add_argument("--file", help="a file with one URL per line")
+    prewarm.add_argument("--sitemap", help="a sitemap or sitemap index: URL or path, gzip or not")
+    prewarm.add_argument("--server", default=None, help="default: OGSHOT_SERVER")
+    prewarm.add_argument("--token", default=None, help="default: OGSHOT_API_TOKEN")
+    prewarm.add_argument("--wait", action="store_true", help="follow the jobs until they end")
+    prewarm.add_argument("--timeout", type=float, default=600, help="seconds --wait may take")
+    prewarm.add_argument("--batch-size", type=int, default=100, choices=range(1, 1001),
+                         metavar="1-1000")  # fmt: skip
+    prewarm.add_argument("-W", "--width", type=int, default=None)
+    prewarm.add_argument("-H", "--height", type=int, default=None)
+    prewarm.add_argument("--scale", type=int, default=None)
+    prewarm.add_argument("--format", default=None)
+    prewarm.set_defaults(func=cmd_prewarm, client=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``ogshot`` command."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "client", False):
+        # A client of a running service: it needs none of the server's settings.
+        result_code: int = args.func(args)
+        return result_code
     try:
         config = load_config()
     except ConfigError as exc:

@@ -48,20 +48,21 @@ class Config:
     browser_max_renders: int
     worker_concurrency: int
     port: int
+    api_tokens: tuple[str, ...] = field(repr=False)
+    prewarm_debounce: float
 
     def __repr__(self) -> str:
-        # The Redis URL may carry a password; show it without one.
-        fields = ", ".join(
-            f"{name}={getattr(self, name)!r}"
-            for name in self.__dataclass_fields__
-            if name != "redis_url"
-        )
-        return f"Config(redis_url={redact_url(self.redis_url)!r}, {fields})"
+        # Secrets never reach a log line: the Redis URL loses its password, tokens are counted.
+        shown = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        shown["redis_url"] = redact_url(self.redis_url)
+        shown["api_tokens"] = f"<{len(self.api_tokens)} tokens>"
+        return "Config(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
     def soft_time_limit(self) -> float:
         """Seconds after which a render task is asked to stop."""
-        return self.render_timeout + 15
+        # Room for the page load, a pre-warm's debounce wait and the lock wait before it.
+        return self.render_timeout + 30
 
     @property
     def hard_time_limit(self) -> float:
@@ -133,6 +134,13 @@ def _storage(raw: str) -> str:
     return raw
 
 
+def _tokens(raw: str) -> tuple[str, ...]:
+    tokens = tuple(t.strip() for t in raw.split(",") if t.strip())
+    if any(len(t) < 16 for t in tokens):
+        raise ValueError("each token must be at least 16 characters")
+    return tokens
+
+
 def _fallback(raw: str) -> Path:
     path = Path(raw)
     if not path.is_file():
@@ -151,113 +159,51 @@ class Setting:
     help: str
 
 
+# fmt: off
 SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "OGSHOT_REDIS_URL",
-        "redis_url",
-        "redis://127.0.0.1:6379/0",
-        _redis,
-        "Redis for the queue, locks and job results.",
-    ),
-    Setting(
-        "OGSHOT_STORAGE_URL",
-        "storage_url",
-        "./var/images",
-        _storage,
-        "Filesystem path, file:// URL or s3://bucket[/prefix].",
-    ),
-    Setting(
-        "OGSHOT_S3_ENDPOINT_URL",
-        "s3_endpoint_url",
-        None,
-        str,
-        "Endpoint of an S3-compatible server (MinIO...); unset for AWS.",
-    ),
-    Setting(
-        "OGSHOT_ALLOWED_HOSTS",
-        "allowed_hosts",
-        None,
-        _hosts,
-        "Required. Hosts that may be rendered: example.com, *.example.com.",
-    ),
-    Setting(
-        "OGSHOT_ALLOW_PRIVATE_NETWORKS",
-        "allow_private_networks",
-        "",
-        _networks,
-        "CIDRs that may be rendered although they are not public addresses.",
-    ),
-    Setting(
-        "OGSHOT_BROWSER",
-        "browser",
-        "firefox",
-        _engine,
-        "Engine the workers use: firefox or chromium.",
-    ),
-    Setting(
-        "OGSHOT_MISS_WAIT",
-        "miss_wait",
-        "4",
-        _number(float, 0, 60),
-        "Seconds a request for an uncached image waits before the fallback.",
-    ),
-    Setting(
-        "OGSHOT_CACHE_TTL",
-        "cache_ttl",
-        "86400",
-        _number(int, 0, 365 * 86400),
-        "Seconds an image stays fresh (Cache-Control max-age).",
-    ),
-    Setting(
-        "OGSHOT_FALLBACK_IMAGE",
-        "fallback_image",
-        None,
-        _fallback,
-        "Image file served instead of the drawn fallback.",
-    ),
-    Setting(
-        "OGSHOT_MAX_WAITING",
-        "max_waiting",
-        "16",
-        _number(int, 0, 10_000),
-        "Requests per web process that may wait for a render at once.",
-    ),
-    Setting(
-        "OGSHOT_WEB_THREADS",
-        "web_threads",
-        "32",
-        _number(int, 1, 1_000),
-        "Threads per gunicorn process of `ogshot web`.",
-    ),
-    Setting(
-        "OGSHOT_RENDER_TIMEOUT",
-        "render_timeout",
-        "15",
-        _number(float, 1, 300),
-        "Seconds a page may take to load before its render fails.",
-    ),
-    Setting(
-        "OGSHOT_BROWSER_MAX_RENDERS",
-        "browser_max_renders",
-        "200",
-        _number(int, 1, 100_000),
-        "Renders after which a worker restarts its browser.",
-    ),
-    Setting(
-        "OGSHOT_WORKER_CONCURRENCY",
-        "worker_concurrency",
-        "2",
-        _number(int, 1, 64),
-        "Worker processes (one browser each) started by `ogshot worker`.",
-    ),
-    Setting(
-        "PORT",
-        "port",
-        "8000",
-        _number(int, 1, 65535),
-        "Port `ogshot web` listens on (as container platforms set it).",
-    ),
+    Setting("OGSHOT_REDIS_URL", "redis_url", "redis://127.0.0.1:6379/0", _redis,
+            "Redis for the queue, locks and job results."),
+    Setting("OGSHOT_STORAGE_URL", "storage_url", "./var/images", _storage,
+            "Filesystem path, file:// URL or s3://bucket[/prefix]."),
+    Setting("OGSHOT_S3_ENDPOINT_URL", "s3_endpoint_url", None, str,
+            "Endpoint of an S3-compatible server (MinIO...); unset for AWS."),
+    Setting("OGSHOT_ALLOWED_HOSTS", "allowed_hosts", None, _hosts,
+            "Required. Hosts that may be rendered: example.com, *.example.com."),
+    Setting("OGSHOT_ALLOW_PRIVATE_NETWORKS", "allow_private_networks", "", _networks,
+            "CIDRs that may be rendered although they are not public addresses."),
+    Setting("OGSHOT_BROWSER", "browser", "firefox", _engine,
+            "Engine the workers use: firefox or chromium."),
+    Setting("OGSHOT_MISS_WAIT", "miss_wait", "4", _number(float, 0, 60),
+            "Seconds a request for an uncached image waits before the fallback."),
+    Setting("OGSHOT_CACHE_TTL", "cache_ttl", "86400", _number(int, 0, 365 * 86400),
+            "Seconds an image stays fresh (Cache-Control max-age)."),
+    Setting("OGSHOT_FALLBACK_IMAGE", "fallback_image", None, _fallback,
+            "Image file served instead of the drawn fallback."),
+    Setting("OGSHOT_MAX_WAITING", "max_waiting", "16", _number(int, 0, 10_000),
+            "Requests per web process that may wait for a render at once."),
+    Setting("OGSHOT_WEB_THREADS", "web_threads", "32", _number(int, 1, 1_000),
+            "Threads per gunicorn process of `ogshot web`."),
+    Setting("OGSHOT_RENDER_TIMEOUT", "render_timeout", "15", _number(float, 1, 300),
+            "Seconds a page may take to load before its render fails."),
+    Setting("OGSHOT_BROWSER_MAX_RENDERS", "browser_max_renders", "200", _number(int, 1, 100_000),
+            "Renders after which a worker restarts its browser."),
+    Setting("OGSHOT_WORKER_CONCURRENCY", "worker_concurrency", "2", _number(int, 1, 64),
+            "Worker processes (one browser each) started by `ogshot worker`."),
+    Setting("PORT", "port", "8000", _number(int, 1, 65535),
+            "Port `ogshot web` listens on (as container platforms set it)."),
+    Setting("OGSHOT_API_TOKENS", "api_tokens", "", _tokens,
+            "Bearer tokens accepted by the JSON API (pre-warm, jobs); empty: API closed."),
+    Setting("OGSHOT_PREWARM_DEBOUNCE", "prewarm_debounce", "2", _number(float, 0, 60),
+            "Seconds pre-warms of one image are gathered into one render."),
 )
+# Read by `ogshot prewarm`, a client of a running service: no server settings needed.
+CLIENT_SETTINGS = (
+    Setting("OGSHOT_SERVER", "server", "http://127.0.0.1:8000", str,
+            "Base URL of the ogshot service `ogshot prewarm` talks to."),
+    Setting("OGSHOT_API_TOKEN", "token", "", str,
+            "Bearer token `ogshot prewarm` sends (one of the server's OGSHOT_API_TOKENS)."),
+)
+# fmt: on
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
@@ -280,6 +226,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             values[attr] = parse(raw)
         except ValueError as exc:
             shown = redact_url(raw) if setting.name.endswith("_URL") else raw
+            if setting.name == "OGSHOT_API_TOKENS":
+                shown = "***"
             problems.append(f"{setting.name}={shown!r}: {exc}")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
@@ -288,7 +236,22 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
 
 def environment_names() -> list[str]:
     """Return the names of every variable ogshot reads."""
-    return [s.name for s in SETTINGS]
+    return [s.name for s in (*SETTINGS, *CLIENT_SETTINGS)]
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """What `ogshot prewarm` needs to reach a running service."""
+
+    server: str
+    token: str = field(repr=False)
+
+
+def load_client_config(environ: Mapping[str, str] | None = None) -> ClientConfig:
+    """Read the client settings (server URL, API token) from ``environ``."""
+    env = os.environ if environ is None else environ
+    values = {s.attr: env.get(s.name, "").strip() or s.default or "" for s in CLIENT_SETTINGS}
+    return ClientConfig(**values)
 
 
 def child_environment(**overrides: str) -> dict[str, str]:

@@ -13,14 +13,20 @@ if TYPE_CHECKING:
     from shared.config import Config
 
 RENDER_TASK = "ogshot.render"
+# Workers consume both, the miss queue first: a crawler waiting for an image is never stuck
+# behind a large pre-warm batch.
 MISS_QUEUE = "ogshot.miss"
+PREWARM_QUEUE = "ogshot.prewarm"
+QUEUES = (MISS_QUEUE, PREWARM_QUEUE)
 
 
 class RenderResult(TypedDict):
     """What a render task returns (small metadata, never image bytes)."""
 
     key: str
-    status: str  # "rendered", "fresh" (already cached) or "busy" (another job holds the key)
+    # "rendered"; "fresh" (already cached); "busy" (another job holds the key);
+    # "requeued" (a pre-warm waiting for a running render of its key went back to the queue)
+    status: str
     engine: str
     render_ms: int
     size: int
@@ -43,7 +49,11 @@ def celery_settings(config: Config) -> dict[str, Any]:
         "broker_connection_timeout": 2,
         # An unacknowledged job comes back after this long; it must exceed the hard time
         # limit or a long render would be handed to a second worker while still running.
-        "broker_transport_options": {"visibility_timeout": int(config.hard_time_limit) + 60},
+        "broker_transport_options": {
+            "visibility_timeout": int(config.hard_time_limit) + 60,
+            # Poll the queues in the order given (QUEUES), not round-robin.
+            "queue_order_strategy": "priority",
+        },
         "result_backend_transport_options": {"retry_policy": {"timeout": 2.0}},
         # A web request must not hang on a broken broker: give up fast, serve the fallback.
         "task_publish_retry_policy": {
@@ -63,14 +73,15 @@ def make_sender(config: Config) -> Sender:
     from celery import Celery
     from kombu.exceptions import KombuError
 
-    from shared.singleflight import QueueUnavailable
+    from shared.redisconn import QueueUnavailable
 
     client = Celery("ogshot-web")
     client.conf.update(celery_settings(config))
 
     def send(payload: dict[str, Any], job_id: str) -> None:
+        queue = PREWARM_QUEUE if payload.get("prewarm") else MISS_QUEUE
         try:
-            client.send_task(RENDER_TASK, args=[payload], task_id=job_id, queue=MISS_QUEUE)
+            client.send_task(RENDER_TASK, args=[payload], task_id=job_id, queue=queue)
         except (KombuError, OSError) as exc:
             raise QueueUnavailable(f"cannot queue render: {exc}") from exc
 

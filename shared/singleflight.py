@@ -16,6 +16,8 @@ from typing import Any
 
 import redis
 
+from shared.redisconn import translated
+
 LOCK_PREFIX = "ogshot:lock:"
 DONE_PREFIX = "ogshot:done:"
 DONE_OK = "ok"
@@ -38,30 +40,6 @@ return 0
 """
 
 
-class QueueUnavailable(RuntimeError):  # noqa: N818 - reads as the outcome
-    """Redis (the queue, the locks) cannot be reached."""
-
-
-def connect(url: str) -> redis.Redis:
-    """Build a client with short timeouts, so an outage costs a request seconds, not minutes."""
-    client: redis.Redis = redis.Redis.from_url(
-        url,
-        socket_connect_timeout=1,
-        socket_timeout=5,
-        health_check_interval=30,
-        decode_responses=True,
-    )
-    return client
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise QueueUnavailable(f"redis: {exc}") from exc
-
-
 class SingleFlight:
     """Locks and completion signals for cache keys."""
 
@@ -77,7 +55,7 @@ class SingleFlight:
         ``send(job_id)`` queues the job; it runs only when this call won the lock.
         """
         job_id = uuid.uuid4().hex
-        with _translated():
+        with translated():
             if self.client.set(LOCK_PREFIX + key, job_id, nx=True, ex=self.lock_ttl):
                 try:
                     send(job_id)
@@ -91,23 +69,23 @@ class SingleFlight:
 
     def claim(self, key: str, job_id: str) -> bool:
         """Take or refresh the lock for ``job_id``; False if another job holds it."""
-        with _translated():
+        with translated():
             return bool(self._claim(keys=[LOCK_PREFIX + key], args=[job_id, self.lock_ttl]))
 
     def release(self, key: str, job_id: str) -> None:
         """Drop the lock if ``job_id`` still owns it."""
-        with _translated():
+        with translated():
             self._release(keys=[LOCK_PREFIX + key], args=[job_id])
 
     def owner(self, key: str) -> str | None:
         """Return the id of the job holding ``key``, if any."""
-        with _translated():
+        with translated():
             value = self.client.get(LOCK_PREFIX + key)
         return None if value is None else str(value)
 
     def publish_done(self, key: str, outcome: str) -> None:
         """Tell waiting requests that the render of ``key`` ended (``ok`` or a reason)."""
-        with _translated():
+        with translated():
             self.client.publish(DONE_PREFIX + key, outcome)
 
     @contextlib.contextmanager
@@ -119,12 +97,12 @@ class SingleFlight:
         """
         # redis-py leaves pubsub() unannotated.
         pubsub: Any = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        with _translated():
+        with translated():
             pubsub.subscribe(DONE_PREFIX + key)
 
         def wait(seconds: float) -> str | None:
             deadline = time.monotonic() + seconds
-            with _translated():
+            with translated():
                 while (left := deadline - time.monotonic()) > 0:
                     message = pubsub.get_message(timeout=left)
                     if message and message.get("type") == "message":

@@ -88,11 +88,16 @@ class PageServer:
 
     ``/page/<name>?bg=rrggbb&delay=s``: a page of colour ``bg`` with a blue square at the
     top left and a green one at the bottom right (each 100x100 CSS px), after ``delay`` s.
-    ``/status/<code>``: an error page with that status. Anything else: 404.
+    ``/live/<name>``: the same page in the colour ``colours[name]`` has now (a page whose
+    content changes). ``/status/<code>``: an error page with that status. Else: 404.
     """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.hits: Counter[str] = Counter()
+        self.colours: dict[str, str] = {}
+        self.files: dict[str, bytes] = {}
+        self.inflight: Counter[str] = Counter()
+        self.max_inflight: Counter[str] = Counter()
         self._lock = threading.Lock()
         server = self
 
@@ -101,13 +106,30 @@ class PageServer:
                 parts = urlsplit(self.path)
                 with server._lock:
                     server.hits[parts.path] += 1
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                if parts.path.startswith("/page/"):
+                    server.inflight[parts.path] += 1
+                    server.max_inflight[parts.path] = max(
+                        server.max_inflight[parts.path], server.inflight[parts.path]
+                    )
+                try:
+                    self._route(parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()})
+                finally:
+                    with server._lock:
+                        server.inflight[parts.path] -= 1
+
+            def _route(self, path: str, query: dict[str, str]) -> None:
+                if path.startswith("/page/"):
                     time.sleep(float(query.get("delay", "0")))
-                    body = PAGE.format(title=parts.path, bg=query.get("bg", "ff0000")).encode()
+                    body = PAGE.format(title=path, bg=query.get("bg", "ff0000")).encode()
                     self._answer(200, body)
-                elif parts.path.startswith("/status/"):
-                    self._answer(int(parts.path.rsplit("/", 1)[1]), b"<h1>error</h1>")
+                elif path.startswith("/live/"):
+                    colour = server.colours.get(path.split("/")[2], "ff0000")
+                    time.sleep(float(query.get("delay", "0")))
+                    self._answer(200, PAGE.format(title=path, bg=colour).encode())
+                elif path.startswith("/files/"):
+                    data = server.files.get(path.split("/", 2)[2])
+                    self._answer(200 if data else 404, data or b"not found")
+                elif path.startswith("/status/"):
+                    self._answer(int(path.rsplit("/", 1)[1]), b"<h1>error</h1>")
                 else:
                     self._answer(404, b"not found")
 

@@ -10,7 +10,9 @@ from flask import Flask, current_app
 from shared.config import Config
 from shared.imaging import load_fallback_file
 from shared.jobs import Sender, make_sender
-from shared.singleflight import SingleFlight, connect
+from shared.jobstore import JobStore
+from shared.redisconn import connect
+from shared.singleflight import SingleFlight
 from shared.storage import Storage, make_storage
 from shared.urlpolicy import UrlPolicy
 
@@ -23,6 +25,7 @@ class Services:
     policy: UrlPolicy
     storage: Storage
     flight: SingleFlight
+    jobs: JobStore
     send: Sender
     # Bounds how many requests of this process wait for a render at once, so a burst of
     # misses cannot take every thread away from cache hits.
@@ -38,22 +41,26 @@ def create_app(
     send: Sender | None = None,
 ) -> Flask:
     """Build the Flask app; tests may pass their own storage, single-flight or sender."""
-    from web import errors, image, pages
+    from web import api, errors, image, pages
 
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024  # 1,000 URLs fit with room to spare
     # The page URL sits in the path, "https://" and all: merging "//" would corrupt it.
     app.url_map.merge_slashes = False
+    client = flight.client if flight else connect(config.redis_url)
     app.extensions["ogshot"] = Services(
         config=config,
         policy=UrlPolicy.from_config(config),
         storage=storage or make_storage(config),
-        flight=flight or SingleFlight(connect(config.redis_url), config.lock_ttl),
+        flight=flight or SingleFlight(client, config.lock_ttl),
+        jobs=JobStore(client, config.prewarm_debounce),
         send=send or make_sender(config),
         waiters=threading.BoundedSemaphore(config.max_waiting),
         fallback_file=load_fallback_file(config.fallback_image) if config.fallback_image else None,
     )
     app.register_blueprint(image.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
     errors.register(app)
     return app
 

@@ -11,7 +11,8 @@ from flask import Blueprint, Response, request
 
 from shared.imaging import fallback_image
 from shared.keys import CONTENT_TYPES, FORMATS, RenderRequest
-from shared.singleflight import DONE_OK, QueueUnavailable
+from shared.redisconn import QueueUnavailable
+from shared.singleflight import DONE_OK
 from shared.storage import ImageMeta, StorageUnavailable, StoredImage
 from shared.urlpolicy import InvalidURL, url_host
 from web import Services, services
@@ -104,8 +105,10 @@ def _hit(
 ) -> Response:
     if meta.age() >= svc.config.cache_ttl:
         # Stale: serve it anyway (never a blank for a crawler) and refresh it once.
+        # Forced: a worker with a longer TTL than this web must still render it.
+        payload = {**wanted.to_payload(), "force": True}
         try:
-            svc.flight.start(key, lambda job_id: svc.send(wanted.to_payload(), job_id))
+            svc.flight.start(key, lambda job_id: svc.send(payload, job_id))
         except QueueUnavailable as exc:
             log.warning("cannot queue refresh of key=%s: %s", key, exc)
         return _image(meta, data, "stale", STALE_MAX_AGE)

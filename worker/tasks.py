@@ -14,9 +14,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from shared.imaging import ImagingError
-from shared.jobs import RENDER_TASK, RenderResult
+from shared.jobs import PREWARM_QUEUE, RENDER_TASK, RenderResult
+from shared.jobstore import JobStore
 from shared.keys import InvalidOptions, RenderRequest
-from shared.singleflight import DONE_OK, QueueUnavailable, SingleFlight, connect
+from shared.redisconn import QueueUnavailable, connect
+from shared.singleflight import DONE_OK, SingleFlight
 from shared.storage import Storage, StorageUnavailable, make_storage
 from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
 from worker.browser import WarmBrowser
@@ -26,6 +28,9 @@ from worker.render import render
 
 log = logging.getLogger(__name__)
 
+# Bounds on a pre-warm's waits before it renders; with the render they fit the soft limit.
+DEBOUNCE_WAIT_LIMIT = 10.0
+LOCK_WAIT_LIMIT = 10.0
 # Worth another try later: the browser is replaced, a store or Redis may come back.
 TRANSIENT_ERRORS = (BrowserError, StorageUnavailable, QueueUnavailable)
 # The job itself is bad: retrying cannot help.
@@ -45,6 +50,7 @@ class WorkerState:
 
     storage: Storage
     flight: SingleFlight
+    jobs: JobStore
     policy: UrlPolicy
     browser: WarmBrowser
 
@@ -52,9 +58,11 @@ class WorkerState:
 @functools.cache
 def state() -> WorkerState:
     """Build this process's clients and browser once (after the pool forked it)."""
+    client = connect(config.redis_url)
     return WorkerState(
         storage=make_storage(config),
-        flight=SingleFlight(connect(config.redis_url), config.lock_ttl),
+        flight=SingleFlight(client, config.lock_ttl),
+        jobs=JobStore(client, config.prewarm_debounce),
         policy=UrlPolicy.from_config(config),
         browser=WarmBrowser(
             config.browser,
@@ -89,6 +97,27 @@ def _is_fresh(storage: Storage, key: str) -> bool:
         return False
 
 
+def _wait_until_due(jobs: JobStore, key: str, limit: float) -> None:
+    """Sleep while later pre-warms keep pushing this key's start back (at most ``limit``)."""
+    deadline = time.monotonic() + limit
+    while (left := min(jobs.due_in(key), deadline - time.monotonic())) > 0:
+        time.sleep(min(left, 0.5))
+
+
+def _claim_when_free(flight: SingleFlight, key: str, job_id: str, limit: float) -> bool:
+    """Take the key's lock, waiting up to ``limit`` for a running render of it to end."""
+    deadline = time.monotonic() + limit
+    while True:
+        with flight.subscription(key) as wait:
+            if flight.claim(key, job_id):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            # Woken by the running render's end; re-checked each second in case it died.
+            wait(min(left, 1.0))
+
+
 @app.task(
     name=RENDER_TASK,
     bind=True,
@@ -103,15 +132,29 @@ def _is_fresh(storage: Storage, key: str) -> bool:
     max_retries=3,
 )
 def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
-    """Render one page to storage unless a fresh image or another job already covers it."""
+    """Render one page to storage unless a fresh image or another job already covers it.
+
+    A pre-warm (``prewarm``) first waits out its debounce, then waits for a running render
+    of the same key, so it renders once, after both; it always renders (``force``).
+    """
     request = RenderRequest.from_payload(payload)
     key = request.cache_key()
     job_id = str(self.request.id)
     current = state()
     result = RenderResult(key=key, status="busy", engine=config.browser, render_ms=0, size=0)
-    if not current.flight.claim(key, job_id):
+    if payload.get("prewarm"):
+        _wait_until_due(current.jobs, key, DEBOUNCE_WAIT_LIMIT)
+        if not _claim_when_free(current.flight, key, job_id, LOCK_WAIT_LIMIT):
+            # Still busy: go back to the queue rather than hold this process longer.
+            self.apply_async(args=[payload], task_id=job_id, queue=PREWARM_QUEUE)
+            result["status"] = "requeued"
+            return result
+        current.jobs.take_pending(key, job_id)
+    elif not current.flight.claim(key, job_id):
         log.info("render skipped key=%s task=%s: another job holds the key", key, job_id)
+        current.jobs.mark(job_id, "done")
         return result
+    current.jobs.mark(job_id, "running")
     outcome = "failed"
     started = time.perf_counter()
     try:
@@ -123,10 +166,17 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
             result["status"] = "rendered"
             result["render_ms"] = meta.render_ms
             result["size"] = meta.size
+        current.jobs.mark(job_id, "done", render_ms=result["render_ms"])
         outcome = DONE_OK
     except PERMANENT_ERRORS as exc:
         outcome = f"failed: {exc}"
+        current.jobs.mark(job_id, "failed", error=str(exc))
         log.warning("render failed key=%s task=%s url=%s: %s", key, job_id, request.url, exc)
+        raise
+    except TRANSIENT_ERRORS as exc:
+        last_try = self.request.retries >= (self.max_retries or 0)
+        current.jobs.mark(job_id, "failed" if last_try else "queued", error=str(exc))
+        log.warning("render try failed key=%s task=%s: %s", key, job_id, exc)
         raise
     finally:
         current.flight.release(key, job_id)

@@ -29,7 +29,7 @@ class Stack:
 
     name: str
     web: str  # waits up to 20 s for a render
-    impatient_web: str  # waits 0.5 s, to see the fallback
+    impatient_web: str  # waits 0.5 s, to see the fallback; images go stale after 3 s
     redis_url: str
     storage: Storage
     pages: PageServer
@@ -40,6 +40,21 @@ class Stack:
         """Return a page URL unique to this stack (page loads are counted per path)."""
         suffix = "&".join(f"{k}={v}" for k, v in query.items())
         return self.pages.url(f"/page/{self.name}-{name}") + (f"?{suffix}" if suffix else "")
+
+    def api(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        """Call the JSON API with the stack's token."""
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        return requests.request(method, self.web + path, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def wait_job(self, job_id: str, timeout: float = 60) -> dict[str, object]:
+        """Poll a job until it is done or failed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.api("GET", f"/api/jobs/{job_id}").json()
+            if job["status"] in ("done", "failed"):
+                return job  # type: ignore[no-any-return]
+            time.sleep(0.2)
+        raise TimeoutError(f"job {job_id} still not finished after {timeout}s")
 
     def image_url(self, page_url: str, ext: str = "png", web: str | None = None) -> str:
         """The og:image URL for ``page_url``."""
@@ -65,7 +80,11 @@ def _wait_for_worker(stack: Stack, timeout: float = 120) -> None:
     raise TimeoutError(f"worker of {stack.name} rendered nothing in {timeout}s; see {stack.logs}")
 
 
-@pytest.fixture(scope="module", params=STACKS, ids=["-".join(s) for s in STACKS])
+TOKEN = "test-token-0123456789abcdef"
+
+
+# Session scope: pytest groups the tests of every module by stack, so each starts once.
+@pytest.fixture(scope="session", params=STACKS, ids=["-".join(s) for s in STACKS])
 def stack(
     request: pytest.FixtureRequest,
     redis_base: str,
@@ -87,6 +106,8 @@ def stack(
         "OGSHOT_MISS_WAIT": "20",
         "OGSHOT_MAX_WAITING": "24",
         "OGSHOT_WORKER_CONCURRENCY": "1",
+        "OGSHOT_API_TOKENS": TOKEN,
+        "OGSHOT_PREWARM_DEBOUNCE": "1",
         "PYTHONUNBUFFERED": "1",
     }
     storage: Storage
@@ -111,9 +132,10 @@ def stack(
     )
     try:
         stack.procs.append(_start(["ogshot", "worker"], full_env, tmp / "worker.log"))
-        for port, wait in zip(ports, ("20", "0.5"), strict=True):
+        overrides = ({}, {"OGSHOT_MISS_WAIT": "0.5", "OGSHOT_CACHE_TTL": "3"})
+        for port, override in zip(ports, overrides, strict=True):
             argv = ["ogshot", "web", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-            proc = _start(argv, {**full_env, "OGSHOT_MISS_WAIT": wait}, tmp / f"web-{port}.log")
+            proc = _start(argv, {**full_env, **override}, tmp / f"web-{port}.log")
             stack.procs.append(proc)
             wait_for_port("127.0.0.1", port, proc=proc)
         _wait_for_worker(stack)

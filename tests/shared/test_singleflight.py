@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from shared.singleflight import DONE_OK, QueueUnavailable, SingleFlight, connect
+from shared.redisconn import QueueUnavailable, connect
+from shared.singleflight import DONE_OK, SingleFlight
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from PIL import Image
 from shared.config import load_config
 from shared.jobs import MISS_QUEUE
 from shared.keys import RenderRequest
-from shared.singleflight import SingleFlight, connect
+from shared.redisconn import connect
+from shared.singleflight import SingleFlight
 from shared.storage import ImageMeta, Storage
 from shared.storage.memory import MemoryStorage
 from shared.storage.s3 import S3Storage, make_s3_client

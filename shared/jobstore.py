@@ -1,0 +1,106 @@
+"""Job records and pre-warm debouncing in Redis.
+
+A job record ``ogshot:job:<id>`` (a hash, kept a day) tells the API what became of a job.
+Pre-warms of one cache key are gathered: ``ogshot:prewarm:<key>`` names the job that will
+render it and ``ogshot:due:<key>`` the moment it may start, pushed back by each new pre-warm,
+so a burst of updates costs one render taken after the last of them. Times are Redis's own
+clock, so web and worker machines need not agree on the time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from shared.redisconn import translated
+
+JOB_PREFIX = "ogshot:job:"
+PENDING_PREFIX = "ogshot:prewarm:"
+DUE_PREFIX = "ogshot:due:"
+JOB_TTL = 24 * 3600
+STATUSES = ("queued", "running", "done", "failed")
+
+# Push the due time back; return the pending job's id and 0, or adopt ours and return 1.
+_SCHEDULE = """
+local t = redis.call('TIME')
+local now_ms = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('SET', KEYS[2], now_ms + tonumber(ARGV[2]), 'EX', ARGV[3])
+local pending = redis.call('GET', KEYS[1])
+if pending then return {pending, 0} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return {ARGV[1], 1}
+"""
+# Milliseconds until the key's pre-warm may start (0 when due or unknown).
+_DUE_IN = """
+local due = redis.call('GET', KEYS[1])
+if not due then return 0 end
+local t = redis.call('TIME')
+local left = tonumber(due) - (t[1] * 1000 + math.floor(t[2] / 1000))
+if left < 0 then return 0 end
+return left
+"""
+# Forget the pending pre-warm if it is this job: later pre-warms then make a new job.
+_TAKE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end
+return 0
+"""
+
+
+class JobStore:
+    """Job records and pre-warm schedules."""
+
+    def __init__(self, client: redis.Redis, debounce: float) -> None:
+        self.client = client
+        self.debounce_ms = round(debounce * 1000)
+        self._schedule = client.register_script(_SCHEDULE)
+        self._due_in = client.register_script(_DUE_IN)
+        self._take = client.register_script(_TAKE)
+
+    def create(self, job_id: str, key: str, payload: dict[str, Any]) -> None:
+        """Record a newly queued job."""
+        fields = {"url": payload["url"], "key": key, "payload": json.dumps(payload)}
+        self._write(job_id, {**fields, "status": "queued", "error": "", "render_ms": ""})
+
+    def mark(
+        self, job_id: str, status: str, *, error: str = "", render_ms: int | None = None
+    ) -> None:
+        """Record a job's new status (creating the record for jobs the API never saw)."""
+        fields = {"status": status, "error": error[:500]}
+        if render_ms is not None:
+            fields["render_ms"] = str(render_ms)
+        self._write(job_id, fields)
+
+    def _write(self, job_id: str, fields: dict[Any, Any]) -> None:
+        with translated():
+            pipe = self.client.pipeline()
+            pipe.hset(JOB_PREFIX + job_id, mapping=fields)
+            pipe.expire(JOB_PREFIX + job_id, JOB_TTL)
+            pipe.execute()
+
+    def get(self, job_id: str) -> dict[str, str] | None:
+        """Return a job's record, or None if unknown or expired."""
+        with translated():
+            record: dict[str, str] = self.client.hgetall(JOB_PREFIX + job_id)  # type: ignore[assignment]
+        return record or None
+
+    def schedule_prewarm(self, key: str, job_id: str) -> tuple[str, bool]:
+        """Gather a pre-warm of ``key``; return the job that will render it and if it is new."""
+        ttl = max(60, self.debounce_ms // 1000 * 4 + 60)
+        with translated():
+            pending, created = self._schedule(
+                keys=[PENDING_PREFIX + key, DUE_PREFIX + key],
+                args=[job_id, self.debounce_ms, ttl],
+            )
+        return str(pending), bool(created)
+
+    def due_in(self, key: str) -> float:
+        """Seconds until the pending pre-warm of ``key`` may start (0 when it may start now)."""
+        with translated():
+            return int(self._due_in(keys=[DUE_PREFIX + key])) / 1000
+
+    def take_pending(self, key: str, job_id: str) -> None:
+        """Mark the pending pre-warm of ``key`` as started, if it is ``job_id``."""
+        with translated():
+            self._take(keys=[PENDING_PREFIX + key, DUE_PREFIX + key], args=[job_id])

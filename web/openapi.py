@@ -1,0 +1,159 @@
+"""The OpenAPI 3 description of the JSON API (served at /api/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+_STATUS = {"type": "string", "enum": ["queued", "running", "done", "failed"]}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """Return the OpenAPI document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "ogshot API",
+            "version": "1",
+            "description": "Pre-warm social preview images and follow their render jobs.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": _ERROR,
+                "PrewarmRequest": {
+                    "type": "object",
+                    "required": ["urls"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "urls": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 1000,
+                            "items": {"type": "string"},
+                        },
+                        "w": {"type": "integer", "minimum": 200, "maximum": 2400},
+                        "h": {"type": "integer", "minimum": 100, "maximum": 2400},
+                        "scale": {"type": "integer", "enum": [1, 2]},
+                        "format": {"type": "string", "enum": ["png", "jpg", "jpeg", "webp"]},
+                    },
+                },
+                "PrewarmJob": {
+                    "type": "object",
+                    "required": ["url", "key", "id", "status", "image_url"],
+                    "properties": {
+                        "url": {"type": "string"},
+                        "key": {"type": "string"},
+                        "id": {"type": "string"},
+                        "status": _STATUS,
+                        "image_url": {"type": "string"},
+                    },
+                },
+                "PrewarmResponse": {
+                    "type": "object",
+                    "required": ["jobs", "rejected"],
+                    "properties": {
+                        "jobs": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/PrewarmJob"},
+                        },
+                        "rejected": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["url", "reason"],
+                                "properties": {
+                                    "url": {"type": "string"},
+                                    "reason": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+                "Job": {
+                    "type": "object",
+                    "required": ["id", "url", "status", "error", "image_url", "render_ms"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "url": {"type": "string"},
+                        "status": _STATUS,
+                        "error": {"type": "string", "nullable": True},
+                        "image_url": {"type": "string", "nullable": True},
+                        "render_ms": {"type": "integer", "nullable": True},
+                    },
+                },
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/prewarm": {
+                "post": {
+                    "summary": "Render these pages again (debounced per image)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/PrewarmRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": {
+                            "description": "Accepted URLs queued, refused ones listed",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/PrewarmResponse"}
+                                }
+                            },
+                        },
+                        "400": _error_response("Malformed body"),
+                        "401": _error_response("Missing or wrong bearer token"),
+                        "413": {"description": "Body too large"},
+                        "503": _error_response("Queue unavailable; nothing was accepted"),
+                    },
+                }
+            },
+            "/api/jobs/{job_id}": {
+                "get": {
+                    "summary": "A render job's status",
+                    "parameters": [
+                        {
+                            "name": "job_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The job",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Job"}}
+                            },
+                        },
+                        "401": _error_response("Missing or wrong bearer token"),
+                        "404": _error_response("Unknown or expired job"),
+                        "503": _error_response("Queue unavailable"),
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "The OpenAPI document"}},
+                }
+            },
+        },
+    }
