@@ -36,7 +36,7 @@ def _load(source: str, timeout: float = 30) -> bytes:
             data: bytes = response.read()
     else:
         data = Path(source).read_bytes()
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    return data
 
 
 def _local(tag: str) -> str:
@@ -45,7 +45,10 @@ def _local(tag: str) -> str:
 
 def read_sitemap(source: str, load: Callable[[str], bytes] = _load, depth: int = 0) -> list[str]:
     """Return the page URLs of a sitemap or sitemap index (gzip or not, URL or path)."""
-    root = ElementTree.fromstring(load(source))  # noqa: S314 - expat refuses entity expansion bombs
+    data = load(source)
+    if data[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
+        data = gzip.decompress(data)
+    root = ElementTree.fromstring(data)  # noqa: S314 - expat refuses entity expansion bombs
     locs = [el.text.strip() for el in root.iter() if _local(el.tag) == "loc" and el.text]
     if _local(root.tag) != "sitemapindex":
         return locs[:MAX_SITEMAP_URLS]

@@ -105,8 +105,11 @@ def _parse_body() -> tuple[list[str], dict[str, Any]]:
     if len(urls) > MAX_URLS:
         raise InvalidBody(f"at most {MAX_URLS} urls per call, got {len(urls)}")
     options = {k: body.get(k) for k in OPTIONS}
-    if any(isinstance(v, bool) or not isinstance(v, int | str | None) for v in options.values()):
-        raise InvalidBody("w, h and scale must be integers and format a string")
+    for name in ("w", "h", "scale"):
+        if name in body and (type(body[name]) is not int):
+            raise InvalidBody(f"{name} must be an integer")
+    if "format" in body and not isinstance(body["format"], str):
+        raise InvalidBody("format must be a string: png, jpg, jpeg or webp")
     # Validate the options once, before any URL is looked at.
     RenderRequest.build("", width=options["w"], height=options["h"], scale=options["scale"],
                         format=options["format"])  # fmt: skip

@@ -32,7 +32,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        return plain(exc.code or 500, exc.description or exc.name)
+        response = plain(exc.code or 500, exc.description or exc.name)
+        # Keep what the exception says beyond its text, such as Allow on a 405.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:

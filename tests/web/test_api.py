@@ -1,0 +1,94 @@
+"""The JSON API through Flask's test client, with a real Redis (no worker runs here)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import redis
+from flask import Flask
+
+from shared.config import load_config
+from shared.jobs import MISS_QUEUE, PREWARM_QUEUE
+from shared.storage.memory import MemoryStorage
+from web import create_app
+
+TOKEN = "api-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PAGE = "http://127.0.0.1:9/board/42"
+
+
+def make_app(redis_url: str, **env: str) -> Flask:
+    """The app with the API open to TOKEN."""
+    config = load_config(
+        {
+            "OGSHOT_ALLOWED_HOSTS": "127.0.0.1",
+            "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
+            "OGSHOT_REDIS_URL": redis_url,
+            "OGSHOT_API_TOKENS": f"other-token-0123456789,{TOKEN}",
+            **env,
+        }
+    )
+    return create_app(config, storage=MemoryStorage())
+
+
+def messages(redis_url: str, queue: str) -> list[dict[str, Any]]:
+    """The payloads waiting in a Celery queue."""
+    client = redis.Redis.from_url(redis_url)
+    return [
+        json.loads(base64.b64decode(json.loads(raw)["body"]))[0][0]
+        for raw in client.lrange(queue, 0, -1)
+    ]
+
+
+def test_prewarm_queues_forced_jobs_on_the_prewarm_queue(redis_url: str) -> None:
+    """Accepted URLs become forced pre-warm jobs on their own queue; repeats gather into one."""
+    client = make_app(redis_url).test_client()
+    first = client.post("/api/prewarm", json={"urls": [PAGE, PAGE], "w": 800}, headers=AUTH)
+    second = client.post("/api/prewarm", json={"urls": [PAGE], "w": 800}, headers=AUTH)
+    assert first.status_code == second.status_code == 202
+    ids = {job["id"] for job in first.json["jobs"] + second.json["jobs"]}
+    assert len(ids) == 1
+    queued = messages(redis_url, PREWARM_QUEUE)
+    assert len(queued) == 1
+    assert queued[0]["force"] is True
+    assert queued[0]["prewarm"] is True
+    assert queued[0]["width"] == 800
+    assert messages(redis_url, MISS_QUEUE) == []
+    job = client.get(f"/api/jobs/{ids.pop()}", headers=AUTH).json
+    assert job["status"] == "queued"
+    assert (
+        job["image_url"]
+        == "http://localhost/image/http%3A%2F%2F127.0.0.1%3A9%2Fboard%2F42.png?w=800"
+    )
+
+
+def test_api_is_closed_without_tokens(redis_url: str) -> None:
+    """With no OGSHOT_API_TOKENS every API call is refused, saying why."""
+    config = load_config({"OGSHOT_ALLOWED_HOSTS": "127.0.0.1", "OGSHOT_REDIS_URL": redis_url})
+    client = create_app(config, storage=MemoryStorage()).test_client()
+    answer = client.post("/api/prewarm", json={"urls": [PAGE]}, headers=AUTH)
+    assert answer.status_code == 401
+    assert "OGSHOT_API_TOKENS" in answer.json["error"]
+    assert client.get("/api/openapi.json").status_code == 200  # the document stays public
+
+
+def test_redis_outage_is_503_and_accepts_nothing(redis_url: str) -> None:
+    """While Redis is down a pre-warm is refused with 503 and a reason."""
+    client = make_app("redis://127.0.0.1:9/0").test_client()
+    answer = client.post("/api/prewarm", json={"urls": [PAGE]}, headers=AUTH)
+    assert answer.status_code == 503
+    assert "queue unavailable" in answer.json["error"]
+
+
+def test_wrong_scheme_or_token_is_401(redis_url: str) -> None:
+    """Basic auth, an empty bearer and a near-miss token are all refused."""
+    client = make_app(redis_url).test_client()
+    for header in ("Basic " + TOKEN, "Bearer ", "Bearer " + TOKEN[:-1], TOKEN):
+        answer = client.post(
+            "/api/prewarm", json={"urls": [PAGE]}, headers={"Authorization": header}
+        )
+        assert answer.status_code == 401
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert messages(redis_url, PREWARM_QUEUE) == []
