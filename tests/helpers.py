@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -171,36 +172,51 @@ class PageServer:
         self.httpd.server_close()
 
 
+# Settings under which ogshot renders the test pages served on 127.0.0.1.
+LOCAL_PAGES = {"OGSHOT_ALLOWED_HOSTS": "127.0.0.1", "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32"}
+
+
+def ogshot_env(**settings: str) -> dict[str, str]:
+    """This environment plus LOCAL_PAGES plus ``settings``, for an ogshot subprocess."""
+    return {**os.environ, **LOCAL_PAGES, **settings}
+
+
+def start(
+    argv: list[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> subprocess.Popen:
+    """Start a process in its own session (so stop_process ends its children too)."""
+    with open(log or os.devnull, "ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+@contextlib.contextmanager
+def serving(
+    argv: list[str], port: int, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run a server until the block ends, once it listens on ``port``."""
+    proc = start(argv, env, log)
+    try:
+        wait_for_port("127.0.0.1", port, proc=proc)
+        yield proc
+    finally:
+        stop_process(proc)
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Run a throwaway redis-server; yield its base URL (no database number)."""
-    binary = require("redis-server")
     port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, proc=proc)
+    argv = [require("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no"]  # fmt: skip
+    with serving(argv, port):
         yield f"redis://127.0.0.1:{port}"
-    finally:
-        stop_process(proc)
 
 
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """Run moto's S3 server as a real HTTP server; yield its endpoint URL."""
-    binary = require("moto_server")
     port = free_port()
-    proc = subprocess.Popen(
-        [binary, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, proc=proc)
+    with serving([require("moto_server"), "-H", "127.0.0.1", "-p", str(port)], port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process(proc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -17,7 +16,15 @@ import requests
 from shared.storage import Storage
 from shared.storage.fs import FilesystemStorage
 from shared.storage.s3 import S3Storage, make_s3_client
-from tests.helpers import PageServer, free_port, require, stop_process, wait_for_port
+from tests.helpers import (
+    PageServer,
+    free_port,
+    ogshot_env,
+    require,
+    start,
+    stop_process,
+    wait_for_port,
+)
 
 ENGINES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
 STACKS = [("firefox", "fs"), ("firefox", "s3"), ("chromium", "fs"), ("chromium", "s3")]
@@ -61,13 +68,6 @@ class Stack:
         return f"{web or self.web}/image/{quote_plus(page_url)}.{ext}"
 
 
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("ab") as handle:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            argv, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
 def _wait_for_worker(stack: Stack, timeout: float = 120) -> None:
     # The worker is ready when a render comes back: that also warms its browser.
     url = stack.image_url(stack.page("warm-up"))
@@ -99,8 +99,6 @@ def stack(
     db = 2 + STACKS.index(request.param)
     redis_url = f"{redis_base}/{db}"
     env = {
-        "OGSHOT_ALLOWED_HOSTS": "127.0.0.1",
-        "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
         "OGSHOT_REDIS_URL": redis_url,
         "OGSHOT_BROWSER": engine,
         "OGSHOT_MISS_WAIT": "20",
@@ -119,7 +117,7 @@ def stack(
     else:
         env["OGSHOT_STORAGE_URL"] = str(tmp / "images")
         storage = FilesystemStorage(tmp / "images")
-    full_env = {**os.environ, **env}
+    full_env = ogshot_env(**env)
     ports = free_port(), free_port()
     stack = Stack(
         name=f"{engine}-{store}",
@@ -131,11 +129,11 @@ def stack(
         logs=tmp,
     )
     try:
-        stack.procs.append(_start(["ogshot", "worker"], full_env, tmp / "worker.log"))
+        stack.procs.append(start(["ogshot", "worker"], full_env, tmp / "worker.log"))
         overrides = ({}, {"OGSHOT_MISS_WAIT": "0.5", "OGSHOT_CACHE_TTL": "3"})
         for port, override in zip(ports, overrides, strict=True):
             argv = ["ogshot", "web", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-            proc = _start(argv, {**full_env, **override}, tmp / f"web-{port}.log")
+            proc = start(argv, {**full_env, **override}, tmp / f"web-{port}.log")
             stack.procs.append(proc)
             wait_for_port("127.0.0.1", port, proc=proc)
         _wait_for_worker(stack)

@@ -14,7 +14,16 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.helpers import PageServer, close_to, free_port, require, stop_process, wait_for_port
+from tests.helpers import (
+    PageServer,
+    close_to,
+    free_port,
+    ogshot_env,
+    require,
+    start,
+    stop_process,
+    wait_for_port,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
 
@@ -25,24 +34,13 @@ def test_serve_starts_a_private_redis_and_serves_images(pages: PageServer, tmp_p
     require("firefox-esr")
     dead_redis_port = free_port()
     port = free_port()
-    env = {
-        **os.environ,
-        "OGSHOT_ALLOWED_HOSTS": "127.0.0.1",
-        "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
-        "OGSHOT_REDIS_URL": f"redis://127.0.0.1:{dead_redis_port}/0",
-        "OGSHOT_STORAGE_URL": str(tmp_path / "images"),
-        "OGSHOT_WORKER_CONCURRENCY": "1",
-        "OGSHOT_MISS_WAIT": "20",
-    }
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [require("ogshot"), "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    env = ogshot_env(
+        OGSHOT_REDIS_URL=f"redis://127.0.0.1:{dead_redis_port}/0",
+        OGSHOT_STORAGE_URL=str(tmp_path / "images"),
+        OGSHOT_WORKER_CONCURRENCY="1",
+        OGSHOT_MISS_WAIT="20",
     )
-    log.close()
+    proc = start([require("ogshot"), "serve", "--port", str(port)], env, tmp_path / "serve.log")
     try:
         wait_for_port("127.0.0.1", port, timeout=60, proc=proc)
         url = f"http://127.0.0.1:{port}/image/{quote_plus(pages.url('/page/serve?bg=00ff00'))}.png"
@@ -72,11 +70,7 @@ def test_render_writes_one_image_without_the_queue(
 ) -> None:
     """`ogshot render URL -o FILE` renders once, with the chosen engine and format."""
     require("ogshot")
-    env = {
-        **os.environ,
-        "OGSHOT_ALLOWED_HOSTS": "127.0.0.1",
-        "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
-    }
+    env = ogshot_env()
     output = tmp_path / "card.jpg"
     url = pages.url("/page/render-cli?bg=ffff00")
     argv = ["ogshot", "render", url, "-o", str(output), "--engine", engine, "--scale", "2"]
