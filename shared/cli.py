@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shared.config import Config, ConfigError, child_environment, load_config
 from shared.jobs import QUEUES
-from shared.redisconn import connect
+from shared.redisconn import QueueUnavailable, connect, translated
 from shared.storage import StorageUnavailable, make_storage
 
 
@@ -64,8 +64,9 @@ def _free_port() -> int:
 
 def _redis_answers(url: str) -> bool:
     try:
-        return bool(connect(url).ping())
-    except Exception:
+        with translated():
+            return bool(connect(url).ping())
+    except QueueUnavailable:
         return False
 
 
@@ -228,6 +229,19 @@ def cmd_prewarm(args: argparse.Namespace) -> int:
     return report(summary, waited=args.wait)
 
 
+def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
+    """Rebuild the admin pages' Redis index from storage."""
+    from shared.index import ImageIndex
+
+    try:
+        count = ImageIndex(connect(config.redis_url)).rebuild(make_storage(config))
+    except (QueueUnavailable, StorageUnavailable) as exc:
+        print(f"ogshot: reindex failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"indexed {count} images")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="ogshot", description=__doc__.splitlines()[0])
@@ -258,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--scale", default=None)
     render.add_argument("--format", default=None, help="default: from the output's extension")
     render.set_defaults(func=cmd_render)
+
+    reindex = sub.add_parser("reindex", help="rebuild the admin index from storage")
+    reindex.set_defaults(func=cmd_reindex)
 
     prewarm = sub.add_parser("prewarm", help="ask a running service to render pages again")
     prewarm.add_argument("urls", nargs="*", help="page URLs")

@@ -50,12 +50,17 @@ class Config:
     port: int
     api_tokens: tuple[str, ...] = field(repr=False)
     prewarm_debounce: float
+    admin_password: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    trusted_proxies: int
 
     def __repr__(self) -> str:
         # Secrets never reach a log line: the Redis URL loses its password, tokens are counted.
         shown = {name: getattr(self, name) for name in self.__dataclass_fields__}
         shown["redis_url"] = redact_url(self.redis_url)
         shown["api_tokens"] = f"<{len(self.api_tokens)} tokens>"
+        shown["admin_password"] = "***" if self.admin_password else ""
+        shown["secret_key"] = "***" if self.secret_key else ""
         return "Config(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
@@ -141,6 +146,21 @@ def _tokens(raw: str) -> tuple[str, ...]:
     return tokens
 
 
+def _admin_password(raw: str) -> str:
+    if raw and len(raw) < 12:
+        raise ValueError("must be at least 12 characters")
+    return raw
+
+
+def _secret_key(raw: str) -> str:
+    if raw and len(raw) < 32:
+        raise ValueError(
+            "must be at least 32 characters: "
+            "python3 -c 'import secrets; print(secrets.token_hex())' makes one"
+        )
+    return raw
+
+
 def _fallback(raw: str) -> Path:
     path = Path(raw)
     if not path.is_file():
@@ -195,7 +215,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Bearer tokens accepted by the JSON API (pre-warm, jobs); empty: API closed."),
     Setting("OGSHOT_PREWARM_DEBOUNCE", "prewarm_debounce", "2", _number(float, 0, 60),
             "Seconds pre-warms of one image are gathered into one render."),
+    Setting("OGSHOT_ADMIN_PASSWORD", "admin_password", "", _admin_password,
+            "Password of the admin pages at /admin; empty: no admin pages (404)."),
+    Setting("OGSHOT_SECRET_KEY", "secret_key", "", _secret_key,
+            "Key that signs admin session cookies; required with OGSHOT_ADMIN_PASSWORD."),
+    Setting("OGSHOT_TRUSTED_PROXIES", "trusted_proxies", "0", _number(int, 0, 10),
+            "Reverse proxies in front of the web whose X-Forwarded-* headers are believed."),
 )
+SECRET_NAMES = ("OGSHOT_API_TOKENS", "OGSHOT_ADMIN_PASSWORD", "OGSHOT_SECRET_KEY")
 # Read by `ogshot prewarm`, a client of a running service: no server settings needed.
 CLIENT_SETTINGS = (
     Setting("OGSHOT_SERVER", "server", "http://127.0.0.1:8000", str,
@@ -226,9 +253,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             values[attr] = parse(raw)
         except ValueError as exc:
             shown = redact_url(raw) if setting.name.endswith("_URL") else raw
-            if setting.name == "OGSHOT_API_TOKENS":
+            if setting.name in SECRET_NAMES:
                 shown = "***"
             problems.append(f"{setting.name}={shown!r}: {exc}")
+    if values.get("admin_password") and not values.get("secret_key"):
+        problems.append("OGSHOT_SECRET_KEY is required when OGSHOT_ADMIN_PASSWORD is set")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return Config(**values)

@@ -50,6 +50,19 @@ def encode(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
+THUMBNAIL_WIDTH = 480
+
+
+def thumbnail(data: bytes) -> bytes:
+    """Return a small WebP of an encoded image, for lists that must not load full images."""
+    with Image.open(io.BytesIO(data)) as image:
+        small = image.convert("RGB")
+        small.thumbnail((THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * 4))
+    out = io.BytesIO()
+    small.save(out, "WEBP", quality=70, method=0)
+    return out.getvalue()
+
+
 @functools.lru_cache(maxsize=512)
 def fallback_image(host: str, fmt: str) -> bytes:
     """Draw the 1200x630 placeholder that names the page's host."""

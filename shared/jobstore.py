@@ -10,6 +10,7 @@ clock, so web and worker machines need not agree on the time.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
@@ -19,7 +20,11 @@ from shared.redisconn import translated
 JOB_PREFIX = "ogshot:job:"
 PENDING_PREFIX = "ogshot:prewarm:"
 DUE_PREFIX = "ogshot:due:"
+FAILURES = "ogshot:failures"
+WORKER_PREFIX = "ogshot:worker:"
 JOB_TTL = 24 * 3600
+KEEP_FAILURES = 50
+WORKER_TTL = 30  # a worker not heard of for this long is gone
 STATUSES = ("queued", "running", "done", "failed")
 
 # Push the due time back; return the pending job's id and 0, or adopt ours and return 1.
@@ -104,3 +109,46 @@ class JobStore:
         """Mark the pending pre-warm of ``key`` as started, if it is ``job_id``."""
         with translated():
             self._take(keys=[PENDING_PREFIX + key, DUE_PREFIX + key], args=[job_id])
+
+    def record_failure(self, job_id: str, url: str, reason: str) -> None:
+        """Remember a failed render among the most recent ones."""
+        item = json.dumps({"id": job_id, "url": url, "reason": reason[:500], "at": time.time()})
+        with translated():
+            pipe = self.client.pipeline()
+            pipe.lpush(FAILURES, item)
+            pipe.ltrim(FAILURES, 0, KEEP_FAILURES - 1)
+            pipe.execute()
+
+    def failures(self, count: int = 20) -> list[dict[str, Any]]:
+        """Return the most recent failures, newest first."""
+        with translated():
+            items: list[str] = self.client.lrange(FAILURES, 0, count - 1)  # type: ignore[assignment]
+        return [json.loads(item) for item in items]
+
+    def worker_seen(self, name: str, fields: dict[str, str]) -> None:
+        """Say that worker process ``name`` is alive, and what it is doing."""
+        with translated():
+            pipe = self.client.pipeline()
+            row: dict[Any, Any] = {**fields, "seen": str(time.time())}
+            pipe.hset(WORKER_PREFIX + name, mapping=row)
+            pipe.expire(WORKER_PREFIX + name, WORKER_TTL)
+            pipe.execute()
+
+    def workers(self) -> list[dict[str, str]]:
+        """Return the worker processes heard of in the last WORKER_TTL seconds."""
+        with translated():
+            names = sorted(str(k) for k in self.client.scan_iter(WORKER_PREFIX + "*", count=100))
+            pipe = self.client.pipeline()
+            for name in names:
+                pipe.hgetall(name)
+            rows: list[dict[str, str]] = pipe.execute()
+        return [
+            {"name": n[len(WORKER_PREFIX) :], **row}
+            for n, row in zip(names, rows, strict=True)
+            if row
+        ]
+
+    def queue_lengths(self, queues: tuple[str, ...]) -> dict[str, int]:
+        """Return how many jobs wait in each Celery queue."""
+        with translated():
+            return {queue: int(self.client.llen(queue)) for queue in queues}

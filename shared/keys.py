@@ -103,3 +103,8 @@ class RenderRequest:
             scale=data.get("scale"),
             format=data.get("format"),
         )
+
+
+def thumbnail_key(key: str) -> str:
+    """Return the storage key of an image's thumbnail."""
+    return f"thumbs/{key}.webp"

@@ -6,9 +6,11 @@ import threading
 from dataclasses import dataclass
 
 from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.config import Config
 from shared.imaging import load_fallback_file
+from shared.index import ImageIndex
 from shared.jobs import Sender, make_sender
 from shared.jobstore import JobStore
 from shared.redisconn import connect
@@ -26,6 +28,7 @@ class Services:
     storage: Storage
     flight: SingleFlight
     jobs: JobStore
+    index: ImageIndex
     send: Sender
     # Bounds how many requests of this process wait for a render at once, so a burst of
     # misses cannot take every thread away from cache hits.
@@ -41,9 +44,13 @@ def create_app(
     send: Sender | None = None,
 ) -> Flask:
     """Build the Flask app; tests may pass their own storage, single-flight or sender."""
-    from web import api, errors, image, pages
+    from web import admin, api, errors, image, pages
 
     app = Flask(__name__)
+    if config.trusted_proxies:
+        # Believe X-Forwarded-* only from as many proxies as the operator says stand in front.
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024  # 1,000 URLs fit with room to spare
     # The page URL sits in the path, "https://" and all: merging "//" would corrupt it.
     app.url_map.merge_slashes = False
@@ -54,6 +61,7 @@ def create_app(
         storage=storage or make_storage(config),
         flight=flight or SingleFlight(client, config.lock_ttl),
         jobs=JobStore(client, config.prewarm_debounce),
+        index=ImageIndex(client),
         send=send or make_sender(config),
         waiters=threading.BoundedSemaphore(config.max_waiting),
         fallback_file=load_fallback_file(config.fallback_image) if config.fallback_image else None,
@@ -61,6 +69,7 @@ def create_app(
     app.register_blueprint(image.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    admin.install(app, config)
     errors.register(app)
     return app
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import hmac
 import json
-import uuid
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from shared.keys import InvalidOptions, RenderRequest
 from shared.redisconn import QueueUnavailable
-from shared.site import og_image_url
 from shared.urlpolicy import InvalidURL, RefusedURL
-from web import Services, services
+from web import services
 from web.openapi import openapi_document
+from web.prewarm import image_url, prewarm_one
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_URLS = 1000
@@ -68,19 +67,6 @@ def openapi() -> Response:
     return jsonify(openapi_document())
 
 
-def image_url(wanted: RenderRequest) -> str:
-    """The absolute og:image URL of a request, options at their defaults left out."""
-    default = RenderRequest.build(wanted.url)
-    return og_image_url(
-        request.host_url,
-        wanted.url,
-        width=wanted.width if wanted.width != default.width else None,
-        height=wanted.height if wanted.height != default.height else None,
-        scale=wanted.scale if wanted.scale != default.scale else None,
-        format=wanted.format,
-    )
-
-
 class InvalidBody(ValueError):  # noqa: N818 - reads as the outcome: 400
     """The request body is not a valid pre-warm request (answered with 400)."""
 
@@ -116,27 +102,6 @@ def _parse_body() -> tuple[list[str], dict[str, Any]]:
     return urls, options
 
 
-def _prewarm_one(svc: Services, wanted: RenderRequest) -> dict[str, Any]:
-    key = wanted.cache_key()
-    payload = {**wanted.to_payload(), "force": True, "prewarm": True}
-    job_id, created = svc.jobs.schedule_prewarm(key, uuid.uuid4().hex)
-    if created:
-        svc.jobs.create(job_id, key, payload)
-        try:
-            svc.send(payload, job_id)
-        except QueueUnavailable:
-            svc.jobs.take_pending(key, job_id)  # never leave later pre-warms waiting on it
-            raise
-    record = svc.jobs.get(job_id) or {}
-    return {
-        "url": wanted.url,
-        "key": key,
-        "id": job_id,
-        "status": record.get("status", "queued"),
-        "image_url": image_url(wanted),
-    }
-
-
 @bp.post("/prewarm")
 def prewarm() -> Response:
     """Queue a forced render of each URL (gathered per image), reporting refused ones."""
@@ -156,7 +121,7 @@ def prewarm() -> Response:
         except (InvalidURL, RefusedURL) as exc:
             rejected.append({"url": raw, "reason": str(exc)})
             continue
-        jobs.append(_prewarm_one(svc, wanted))
+        jobs.append(prewarm_one(svc, wanted))
     response = jsonify({"jobs": jobs, "rejected": rejected})
     response.status_code = 202
     return response

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from worker.engines import Engine, RenderFailed
+from worker.engines import Engine, RenderFailed, Shot
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,12 @@ class WarmBrowser:
         with self._lock:
             self._get()
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> bytes:
+    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
         """Take a screenshot with the warm engine, replacing the engine when it fails."""
         with self._lock:
             engine = self._get()
             try:
-                png = engine.screenshot(url, width, height, scale)
+                shot = engine.screenshot(url, width, height, scale)
             except RenderFailed:
                 raise  # the page's fault: the browser is fine
             except BaseException:
@@ -51,7 +51,7 @@ class WarmBrowser:
             self._renders += 1
             if self._renders >= self._max_renders:
                 self._discard(f"{self._renders} renders")
-            return png
+            return shot
 
     def _discard(self, why: str) -> None:
         if self._engine is not None:

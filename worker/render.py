@@ -21,7 +21,10 @@ def render(
     # Checked again here: the allow-list or DNS may have changed since the web queued it.
     policy.check(request.url, resolve)
     started = time.perf_counter()
-    png = browser.screenshot(request.url, request.width, request.height, request.scale)
-    data = encode_screenshot(png, request.format, request.pixel_size)
+    shot = browser.screenshot(request.url, request.width, request.height, request.scale)
+    data = encode_screenshot(shot.png, request.format, request.pixel_size)
     render_ms = round((time.perf_counter() - started) * 1000)
-    return data, ImageMeta.describe(request, data, engine=browser.name, render_ms=render_ms)
+    meta = ImageMeta.describe(
+        request, data, engine=browser.name, render_ms=render_ms, title=shot.title
+    )
+    return data, meta

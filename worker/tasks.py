@@ -13,17 +13,19 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from shared.imaging import ImagingError
+from shared.imaging import ImagingError, thumbnail
+from shared.index import ImageIndex
 from shared.jobs import PREWARM_QUEUE, RENDER_TASK, RenderResult
 from shared.jobstore import JobStore
-from shared.keys import InvalidOptions, RenderRequest
+from shared.keys import InvalidOptions, RenderRequest, thumbnail_key
 from shared.redisconn import QueueUnavailable, connect
 from shared.singleflight import DONE_OK, SingleFlight
-from shared.storage import Storage, StorageUnavailable, make_storage
+from shared.storage import ImageMeta, Storage, StorageUnavailable, make_storage
 from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
 from worker.browser import WarmBrowser
 from worker.celery_app import app, config
 from worker.engines import BrowserError, RenderFailed, make_engine
+from worker.heartbeat import Heartbeat
 from worker.render import render
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class WorkerState:
     storage: Storage
     flight: SingleFlight
     jobs: JobStore
+    index: ImageIndex
+    heartbeat: Heartbeat
     policy: UrlPolicy
     browser: WarmBrowser
 
@@ -63,6 +67,8 @@ def state() -> WorkerState:
         storage=make_storage(config),
         flight=SingleFlight(client, config.lock_ttl),
         jobs=JobStore(client, config.prewarm_debounce),
+        index=ImageIndex(client),
+        heartbeat=Heartbeat(JobStore(client, config.prewarm_debounce), config.browser),
         policy=UrlPolicy.from_config(config),
         browser=WarmBrowser(
             config.browser,
@@ -77,6 +83,7 @@ def _warm_up(**_: Any) -> None:
     # In a thread: Celery gives process init only a few seconds, a cold browser needs ~2.
     def warm() -> None:
         try:
+            state().heartbeat.start()
             state().browser.warm()
         except Exception:
             log.exception("browser warm-up failed; the first job will retry it")
@@ -88,6 +95,16 @@ def _warm_up(**_: Any) -> None:
 def _stop_browser(**_: Any) -> None:
     if state.cache_info().currsize:
         state().browser.close()
+
+
+def _render_and_store(current: WorkerState, request: RenderRequest, key: str) -> ImageMeta:
+    """Render, store the image and its thumbnail, and index it."""
+    data, meta = render(request, current.browser, current.policy)
+    current.storage.put(key, data, meta)
+    small = thumbnail(data)
+    current.storage.put(thumbnail_key(key), small, meta.for_thumbnail(small))
+    current.index.add(key, meta)
+    return meta
 
 
 def _is_fresh(storage: Storage, key: str) -> bool:
@@ -155,14 +172,14 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
         current.jobs.mark(job_id, "done")
         return result
     current.jobs.mark(job_id, "running")
+    current.heartbeat.doing(job_id, request.url)
     outcome = "failed"
     started = time.perf_counter()
     try:
         if not payload.get("force") and _is_fresh(current.storage, key):
             result["status"] = "fresh"
         else:
-            data, meta = render(request, current.browser, current.policy)
-            current.storage.put(key, data, meta)
+            meta = _render_and_store(current, request, key)
             result["status"] = "rendered"
             result["render_ms"] = meta.render_ms
             result["size"] = meta.size
@@ -171,14 +188,18 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
     except PERMANENT_ERRORS as exc:
         outcome = f"failed: {exc}"
         current.jobs.mark(job_id, "failed", error=str(exc))
+        current.jobs.record_failure(job_id, request.url, str(exc))
         log.warning("render failed key=%s task=%s url=%s: %s", key, job_id, request.url, exc)
         raise
     except TRANSIENT_ERRORS as exc:
         last_try = self.request.retries >= (self.max_retries or 0)
         current.jobs.mark(job_id, "failed" if last_try else "queued", error=str(exc))
+        if last_try:
+            current.jobs.record_failure(job_id, request.url, str(exc))
         log.warning("render try failed key=%s task=%s: %s", key, job_id, exc)
         raise
     finally:
+        current.heartbeat.doing("", "")
         current.flight.release(key, job_id)
         current.flight.publish_done(key, outcome)
     log.info(

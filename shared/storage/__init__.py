@@ -6,9 +6,11 @@ from one read and a writer replaces both at once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -37,6 +39,7 @@ class ImageMeta:
     render_ms: int
     size: int
     sha256: str
+    title: str = ""  # the page's <title>, for previews in the admin pages
 
     @property
     def content_type(self) -> str:
@@ -46,6 +49,12 @@ class ImageMeta:
     def age(self, now: float | None = None) -> float:
         """Seconds since the image was rendered."""
         return max(0.0, (time.time() if now is None else now) - self.rendered_at)
+
+    def for_thumbnail(self, data: bytes) -> ImageMeta:
+        """The metadata of this image's WebP thumbnail ``data``."""
+        return dataclasses.replace(
+            self, format="webp", size=len(data), sha256=hashlib.sha256(data).hexdigest()
+        )
 
     def to_json(self) -> str:
         """Serialize compactly, ASCII only (S3 metadata must be ASCII)."""
@@ -59,7 +68,7 @@ class ImageMeta:
 
     @classmethod
     def describe(
-        cls, request: RenderRequest, data: bytes, *, engine: str, render_ms: int
+        cls, request: RenderRequest, data: bytes, *, engine: str, render_ms: int, title: str = ""
     ) -> ImageMeta:
         """Build the metadata of freshly rendered ``data``."""
         return cls(
@@ -73,6 +82,7 @@ class ImageMeta:
             render_ms=render_ms,
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
+            title=title[:200],
         )
 
 
@@ -103,6 +113,9 @@ class Storage(Protocol):
 
     def check(self) -> None:
         """Raise StorageUnavailable unless the store can be used."""
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Yield every stored key that starts with ``prefix``."""
 
 
 def make_storage(config: Config) -> Storage:

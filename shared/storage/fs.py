@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from shared.storage import ImageMeta, StorageUnavailable, StoredImage
@@ -12,7 +13,9 @@ from shared.storage import ImageMeta, StorageUnavailable, StoredImage
 # A file starts with this tag and the metadata JSON on one line, then the image bytes.
 _MAGIC = b"OGSHOT1 "
 _MAX_HEADER = 16 * 1024
-_KEY = re.compile(r"^[a-z0-9]+(/[a-z0-9]+)*\.[a-z0-9]+$")
+# Folders and names of letters, digits and "_", then one or more extensions (a thumbnail of
+# "v1/ab/cd/x.png" is "thumbs/v1/ab/cd/x.png.webp"): no "..", no leading "/", no spaces.
+_KEY = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*(\.[a-z0-9]+)+$")
 
 
 def _read_header(handle: object, key: str) -> ImageMeta:
@@ -88,6 +91,16 @@ class FilesystemStorage:
             self._path(key).unlink(missing_ok=True)
         except OSError as exc:
             raise StorageUnavailable(f"cannot delete {key}: {exc.strerror}") from exc
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Yield every stored key that starts with ``prefix`` (temporary files skipped)."""
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            key = path.relative_to(self.root).as_posix()
+            if path.is_file() and key.startswith(prefix) and not path.name.startswith(".tmp-"):
+                yield key
 
     def check(self) -> None:
         """Make sure the root exists and is writable."""

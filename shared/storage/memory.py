@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 from shared.storage import ImageMeta, StoredImage
 
@@ -41,7 +42,8 @@ class MemoryStorage:
     def check(self) -> None:
         """Memory is always available."""
 
-    def keys(self) -> list[str]:
-        """Return every stored key."""
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Yield every stored key that starts with ``prefix``."""
         with self._lock:
-            return sorted(self._items)
+            found = sorted(k for k in self._items if k.startswith(prefix))
+        yield from found

@@ -6,6 +6,8 @@ rides along as one JSON user-metadata value, written and read in the same reques
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,6 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared.storage import ImageMeta, StorageUnavailable, StoredImage
 
 _META = "ogshot"
+# S3 caps user metadata at 2 KiB; leave room for the header name and MinIO's own.
+_META_LIMIT = 1900
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
@@ -77,13 +81,18 @@ class S3Storage:
 
     def put(self, key: str, data: bytes, meta: ImageMeta) -> None:
         """Upload bytes and metadata in one PUT (S3 replaces objects atomically)."""
+        encoded = meta.to_json()
+        while len(encoded) > _META_LIMIT and meta.title:
+            # The title is only for display: shorten it rather than lose the image.
+            meta = dataclasses.replace(meta, title=meta.title[: len(meta.title) // 2])
+            encoded = meta.to_json()
         try:
             self.client.put_object(
                 Bucket=self.bucket,
                 Key=self.prefix + key,
                 Body=data,
                 ContentType=meta.content_type,
-                Metadata={_META: meta.to_json()},
+                Metadata={_META: encoded},
             )
         except (ClientError, BotoCoreError) as exc:
             raise _translate(exc, key) from exc
@@ -94,6 +103,16 @@ class S3Storage:
             self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
         except (ClientError, BotoCoreError) as exc:
             raise _translate(exc, key) from exc
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Yield every stored key that starts with ``prefix``, page by page."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(self.prefix) :]
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, prefix) from exc
 
     def check(self) -> None:
         """Raise StorageUnavailable unless the bucket answers."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.browser import WarmBrowser
-from worker.engines import BrowserError, RenderFailed
+from worker.engines import BrowserError, RenderFailed, Shot
 
 
 class CountingEngine:
@@ -18,10 +18,10 @@ class CountingEngine:
         self.failures = failures
         self.closed = False
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> bytes:
+    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
         if url in self.failures:
             raise self.failures[url]
-        return f"{self.number}:{url}".encode()
+        return Shot(f"{self.number}:{url}".encode(), "title")
 
     def close(self) -> None:
         self.closed = True
@@ -44,7 +44,11 @@ def test_one_engine_serves_many_renders() -> None:
     """The engine is started once and reused."""
     factory = Factory()
     browser = WarmBrowser("counting", factory, max_renders=100)
-    assert [browser.screenshot(f"u{i}", 1, 1, 1) for i in range(3)] == [b"0:u0", b"0:u1", b"0:u2"]
+    assert [browser.screenshot(f"u{i}", 1, 1, 1).png for i in range(3)] == [
+        b"0:u0",
+        b"0:u1",
+        b"0:u2",
+    ]
     assert len(factory.made) == 1
 
 
@@ -52,7 +56,7 @@ def test_restart_after_max_renders() -> None:
     """After max_renders the engine is closed and the next render gets a new one."""
     factory = Factory()
     browser = WarmBrowser("counting", factory, max_renders=2)
-    outputs = [browser.screenshot("u", 1, 1, 1) for _ in range(5)]
+    outputs = [browser.screenshot("u", 1, 1, 1).png for _ in range(5)]
     assert outputs == [b"0:u", b"0:u", b"1:u", b"1:u", b"2:u"]
     assert factory.made[0].closed
     assert factory.made[1].closed
@@ -65,7 +69,7 @@ def test_browser_failure_replaces_the_engine() -> None:
     with pytest.raises(BrowserError):
         browser.screenshot("crash", 1, 1, 1)
     assert factory.made[0].closed
-    assert browser.screenshot("ok", 1, 1, 1) == b"1:ok"
+    assert browser.screenshot("ok", 1, 1, 1).png == b"1:ok"
     assert browser.restarts == 1
 
 
@@ -75,5 +79,5 @@ def test_page_failure_keeps_the_engine() -> None:
     browser = WarmBrowser("counting", factory, max_renders=100)
     with pytest.raises(RenderFailed):
         browser.screenshot("bad", 1, 1, 1)
-    assert browser.screenshot("ok", 1, 1, 1) == b"0:ok"
+    assert browser.screenshot("ok", 1, 1, 1).png == b"0:ok"
     assert browser.restarts == 0

@@ -33,7 +33,7 @@ def test_viewport_is_exact(
     engine: Engine, pages: PageServer, width: int, height: int, scale: int
 ) -> None:
     """The screenshot is width*scale x height*scale, and the page's corners are at its corners."""
-    png = engine.screenshot(pages.url("/page/viewport?bg=ff0000"), width, height, scale)
+    png = engine.screenshot(pages.url("/page/viewport?bg=ff0000"), width, height, scale).png
     image = Image.open(io.BytesIO(png)).convert("RGB")
     assert image.size == (width * scale, height * scale)
     square = 100 * scale
@@ -48,7 +48,7 @@ def test_viewport_is_exact(
 
 def test_smallest_viewport(engine: Engine, pages: PageServer) -> None:
     """200x100, the smallest size accepted, is exact too (Firefox's window minimum is lifted)."""
-    png = engine.screenshot(pages.url("/page/small?bg=ff0000"), 200, 100, 1)
+    png = engine.screenshot(pages.url("/page/small?bg=ff0000"), 200, 100, 1).png
     image = Image.open(io.BytesIO(png)).convert("RGB")
     assert image.size == (200, 100)
     assert close_to(image.getpixel((2, 2)), (0, 0, 255))
@@ -73,5 +73,7 @@ def test_browser_is_reused_after_a_failure(engine: Engine, pages: PageServer) ->
     """After a failed page the same browser renders the next page."""
     with pytest.raises(RenderFailed):
         engine.screenshot(pages.url("/status/500"), 1200, 630, 1)
-    png = engine.screenshot(pages.url("/page/after?bg=00ffff"), 1200, 630, 1)
+    shot = engine.screenshot(pages.url("/page/after?bg=00ffff"), 1200, 630, 1)
+    assert shot.title == "/page/after"
+    png = shot.png
     assert close_to(Image.open(io.BytesIO(png)).convert("RGB").getpixel((600, 315)), (0, 255, 255))

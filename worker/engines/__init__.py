@@ -5,6 +5,7 @@ Nothing outside this package imports selenium or marionette_driver.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 # Resolves after web fonts are ready and two frames have been painted, or after 3 s:
@@ -40,13 +41,24 @@ class BrowserError(Exception):
     """The browser itself failed (crashed, hung, lost its session): restart it and retry."""
 
 
+@dataclass(frozen=True)
+class Shot:
+    """A viewport screenshot and the page's title."""
+
+    png: bytes
+    title: str
+
+
+TITLE_SCRIPT = "return (document.title || '').trim().slice(0, 200);"
+
+
 class Engine(Protocol):
     """A running browser that turns a URL into a viewport screenshot."""
 
     name: str
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> bytes:
-        """Load ``url`` in a width x height CSS-pixel viewport and return a PNG at ``scale``."""
+    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
+        """Load ``url`` in a width x height CSS-pixel viewport; return a PNG at ``scale``."""
 
     def close(self) -> None:
         """Stop the browser and its driver; never raises."""

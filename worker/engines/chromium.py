@@ -12,9 +12,11 @@ from urllib3.exceptions import HTTPError
 from worker.engines import (
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
+    TITLE_SCRIPT,
     BrowserError,
     RenderFailed,
     RenderTimeout,
+    Shot,
     check_status,
 )
 
@@ -55,7 +57,7 @@ class ChromiumEngine:
         except (WebDriverException, OSError, HTTPError) as exc:
             raise BrowserError(f"chromium did not start: {_first_line(exc)}") from exc
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> bytes:
+    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
         """Load ``url`` at the given viewport and return a PNG of the viewport."""
         driver = self._driver
         try:
@@ -76,7 +78,8 @@ class ChromiumEngine:
                 raise
             check_status(driver.execute_script(STATUS_SCRIPT), url)
             driver.execute_async_script(SETTLE_SCRIPT)
-            return driver.get_screenshot_as_png()
+            png = driver.get_screenshot_as_png()
+            return Shot(png, str(driver.execute_script(TITLE_SCRIPT) or ""))
         except RenderFailed:
             raise
         except (WebDriverException, OSError, HTTPError) as exc:

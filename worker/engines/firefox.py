@@ -11,10 +11,12 @@ from marionette_driver.marionette import Marionette
 from worker.engines import (
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
+    TITLE_SCRIPT,
     VIEWPORT_SCRIPT,
     BrowserError,
     RenderFailed,
     RenderTimeout,
+    Shot,
     check_status,
 )
 
@@ -100,7 +102,7 @@ class FirefoxEngine:
         self._viewport = None
         raise BrowserError(f"firefox viewport stays {inner_w}x{inner_h}, wanted {width}x{height}")
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> bytes:
+    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
         """Load ``url`` at the given viewport and return a PNG of the viewport."""
         try:
             self._size_viewport(width, height, scale)
@@ -112,7 +114,8 @@ class FirefoxEngine:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
             self._m.execute_async_script(SETTLE_SCRIPT, script_timeout=5000)
-            return bytes(self._m.screenshot(format="binary", full=False))
+            png = bytes(self._m.screenshot(format="binary", full=False))
+            return Shot(png, str(self._m.execute_script(TITLE_SCRIPT) or ""))
         except RenderFailed:
             raise
         except (TimeoutError, OSError, errors.MarionetteException) as exc:
