@@ -81,6 +81,7 @@ def _wait_for_worker(stack: Stack, timeout: float = 120) -> None:
 
 
 TOKEN = "test-token-0123456789abcdef"
+ADMIN_PASSWORD = "e2e admin password"
 
 
 # Session scope: pytest groups the tests of every module by stack, so each starts once.
@@ -106,6 +107,8 @@ def stack(
         "OGSHOT_WORKER_CONCURRENCY": "1",
         "OGSHOT_API_TOKENS": TOKEN,
         "OGSHOT_PREWARM_DEBOUNCE": "1",
+        "OGSHOT_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "OGSHOT_SECRET_KEY": "e2e-secret-key-0123456789abcdef0123456789",
         "PYTHONUNBUFFERED": "1",
     }
     storage: Storage
