@@ -9,6 +9,7 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 from shared.keys import RenderRequest
 from tests.e2e.conftest import ADMIN_PASSWORD, Stack
@@ -50,15 +51,17 @@ def test_log_in_see_open_and_delete(stack: Stack, chromium: webdriver.Chrome) ->
     driver.get(f"{stack.web}/admin/login")
     driver.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "/admin/login" not in d.current_url)
     driver.get(f"{stack.web}/admin/?q={stack.name}-admin-browser")
     thumb = driver.find_element(By.CSS_SELECTOR, f"img[src$='/admin/file/{key}']")
     assert loaded(driver, thumb)
     thumb.click()
-    assert driver.current_url.endswith(f"/admin/image/{key}")
+    WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith(f"/admin/image/{key}"))
     assert loaded(driver, driver.find_element(By.CSS_SELECTOR, "img.full"))
     assert "x-card" in driver.page_source
     driver.find_element(By.CSS_SELECTOR, "button.danger").click()
-    assert driver.current_url.rstrip("/").endswith("/admin")
+    # Submitting navigates asynchronously: wait for the list page to come back.
+    WebDriverWait(driver, 20).until(lambda d: d.current_url.rstrip("/").endswith("/admin"))
     assert "Delete: 1 image(s)." in driver.page_source
     again = requests.get(stack.image_url(page), timeout=60)
     assert again.headers["X-Ogshot-Cache"] == "miss"
