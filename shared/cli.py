@@ -242,6 +242,26 @@ def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sign(config: Config, args: argparse.Namespace) -> int:
+    """Print the signed og:image URL of a page."""
+    from shared.config import load_client_config
+    from shared.keys import InvalidOptions
+    from shared.site import og_image_url
+
+    if not config.signing_keys:
+        print("ogshot: no OGSHOT_SIGNING_KEYS to sign with", file=sys.stderr)
+        return 2
+    base = args.base or load_client_config().server
+    try:
+        print(og_image_url(base, args.url, width=args.width, height=args.height,
+                           scale=args.scale, format=args.format,
+                           signing_key=config.signing_keys[0]))  # fmt: skip
+    except (InvalidOptions, KeyError) as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="ogshot", description=__doc__.splitlines()[0])
@@ -272,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--scale", default=None)
     render.add_argument("--format", default=None, help="default: from the output's extension")
     render.set_defaults(func=cmd_render)
+
+    sign = sub.add_parser("sign", help="print the signed og:image URL of a page")
+    sign.add_argument("url")
+    sign.add_argument("--base", default=None, help="the service's URL; default: OGSHOT_SERVER")
+    sign.add_argument("-W", "--width", type=int, default=None)
+    sign.add_argument("-H", "--height", type=int, default=None)
+    sign.add_argument("--scale", type=int, default=None)
+    sign.add_argument("--format", default="png")
+    sign.set_defaults(func=cmd_sign)
 
     reindex = sub.add_parser("reindex", help="rebuild the admin index from storage")
     reindex.set_defaults(func=cmd_reindex)

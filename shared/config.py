@@ -53,6 +53,14 @@ class Config:
     admin_password: str = field(repr=False)
     secret_key: str = field(repr=False)
     trusted_proxies: int
+    signing_keys: tuple[str, ...] = field(repr=False)
+    require_signature: bool
+    allowed_ports: tuple[int, ...]
+    max_page_bytes: int
+    max_page_requests: int
+    max_queue: int
+    host_renders_per_minute: int
+    client_misses_per_minute: int
 
     def __repr__(self) -> str:
         # Secrets never reach a log line: the Redis URL loses its password, tokens are counted.
@@ -61,6 +69,7 @@ class Config:
         shown["api_tokens"] = f"<{len(self.api_tokens)} tokens>"
         shown["admin_password"] = "***" if self.admin_password else ""
         shown["secret_key"] = "***" if self.secret_key else ""
+        shown["signing_keys"] = f"<{len(self.signing_keys)} keys>"
         return "Config(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
@@ -95,6 +104,8 @@ def _hosts(raw: str) -> tuple[str, ...]:
     if not hosts:
         raise ValueError("is required: a comma-separated list such as example.com,*.example.com")
     for host in hosts:
+        if host == "*":
+            continue  # any host: only with required signatures (checked in load_config)
         if not (_HOST_PATTERN.match(host) or _IP_ALLOWED.match(host)):
             raise ValueError(f"{host!r} is not a host name or *.domain pattern")
     return hosts
@@ -144,6 +155,23 @@ def _tokens(raw: str) -> tuple[str, ...]:
     if any(len(t) < 16 for t in tokens):
         raise ValueError("each token must be at least 16 characters")
     return tokens
+
+
+def _ports(raw: str) -> tuple[int, ...]:
+    ports = tuple(int(p) for p in raw.split(",") if p.strip())
+    if any(not 0 < p < 65536 for p in ports):
+        raise ValueError("must be port numbers from 1 to 65535")
+    return ports
+
+
+def _flag(raw: str) -> bool | None:
+    if raw.lower() in ("", "auto"):
+        return None
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
 
 
 def _admin_password(raw: str) -> str:
@@ -221,8 +249,26 @@ SETTINGS: tuple[Setting, ...] = (
             "Key that signs admin session cookies; required with OGSHOT_ADMIN_PASSWORD."),
     Setting("OGSHOT_TRUSTED_PROXIES", "trusted_proxies", "0", _number(int, 0, 10),
             "Reverse proxies in front of the web whose X-Forwarded-* headers are believed."),
+    Setting("OGSHOT_SIGNING_KEYS", "signing_keys", "", _tokens,
+            "HMAC keys for signed image URLs; the first signs, all verify."),
+    Setting("OGSHOT_REQUIRE_SIGNATURE", "require_signature", "auto", _flag,
+            "Refuse unsigned image URLs; default: true when signing keys are set."),
+    Setting("OGSHOT_ALLOWED_PORTS", "allowed_ports", "80,443", _ports,
+            "Ports the browser may connect to (any port inside an allowed private network)."),
+    Setting("OGSHOT_MAX_PAGE_BYTES", "max_page_bytes", "25000000", _number(int, 1000, 10**10),
+            "Bytes one render may pull through the egress guard."),
+    Setting("OGSHOT_MAX_PAGE_REQUESTS", "max_page_requests", "500", _number(int, 1, 100_000),
+            "Requests one render may make through the egress guard."),
+    Setting("OGSHOT_MAX_QUEUE", "max_queue", "1000", _number(int, 1, 10**7),
+            "Waiting render jobs beyond which misses get the fallback and queue nothing."),
+    Setting("OGSHOT_HOST_RENDERS_PER_MINUTE", "host_renders_per_minute", "120",
+            _number(int, 0, 10**6), "Renders queued per page host per minute (0: no limit)."),
+    Setting("OGSHOT_CLIENT_MISSES_PER_MINUTE", "client_misses_per_minute", "120",
+            _number(int, 0, 10**6), "Misses per client address per minute (0: no limit)."),
 )
-SECRET_NAMES = ("OGSHOT_API_TOKENS", "OGSHOT_ADMIN_PASSWORD", "OGSHOT_SECRET_KEY")
+SECRET_NAMES = (
+    "OGSHOT_API_TOKENS", "OGSHOT_ADMIN_PASSWORD", "OGSHOT_SECRET_KEY", "OGSHOT_SIGNING_KEYS",
+)
 # Read by `ogshot prewarm`, a client of a running service: no server settings needed.
 CLIENT_SETTINGS = (
     Setting("OGSHOT_SERVER", "server", "http://127.0.0.1:8000", str,
@@ -256,6 +302,15 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             if setting.name in SECRET_NAMES:
                 shown = "***"
             problems.append(f"{setting.name}={shown!r}: {exc}")
+    if values.get("require_signature") is None:
+        values["require_signature"] = bool(values.get("signing_keys"))
+    if values["require_signature"] and not values.get("signing_keys"):
+        problems.append("OGSHOT_REQUIRE_SIGNATURE is true but OGSHOT_SIGNING_KEYS is empty")
+    if "*" in (values.get("allowed_hosts") or ()) and not values["require_signature"]:
+        problems.append(
+            "OGSHOT_ALLOWED_HOSTS=* (any host) is accepted only with OGSHOT_SIGNING_KEYS set "
+            "and OGSHOT_REQUIRE_SIGNATURE true: otherwise anyone could render anything"
+        )
     if values.get("admin_password") and not values.get("secret_key"):
         problems.append("OGSHOT_SECRET_KEY is required when OGSHOT_ADMIN_PASSWORD is set")
     if problems:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
-from shared.keys import EXTENSIONS, FORMATS
+from shared.keys import EXTENSIONS, FORMATS, RenderRequest
+from shared.signing import sign
 
 
 def og_image_url(
@@ -24,19 +25,28 @@ def og_image_url(
     height: int | None = None,
     scale: int | None = None,
     format: str = "png",  # noqa: A002 - the public option is called "format"
+    signing_key: str | None = None,
 ) -> str:
-    """Return the ogshot image URL for ``page_url`` (options left out stay at their defaults)."""
+    """Return the ogshot image URL for ``page_url`` (options left out stay at their defaults).
+
+    With ``signing_key`` (the first of the server's OGSHOT_SIGNING_KEYS) the URL is signed.
+    """
     ext = EXTENSIONS[FORMATS[format.lower()]]
-    options = {"w": width, "h": height, "scale": scale}
+    options: dict[str, object] = {"w": width, "h": height, "scale": scale}
+    if signing_key:
+        request = RenderRequest.build(
+            page_url, width=width, height=height, scale=scale, format=format
+        )
+        options["s"] = sign(signing_key, page_url, request)
     query = urlencode({k: v for k, v in options.items() if v is not None})
     url = f"{base_url.rstrip('/')}/image/{quote_plus(page_url)}.{ext}"
     return f"{url}?{query}" if query else url
 
 
-def init_app(app: Any, base_url: str) -> None:
-    """Register the ``og_image`` Jinja filter on a Flask app."""
+def init_app(app: Any, base_url: str, signing_key: str | None = None) -> None:
+    """Register the ``og_image`` Jinja filter on a Flask app (signing if given a key)."""
 
     def og_image(page_url: str, **options: Any) -> str:
-        return og_image_url(base_url, page_url, **options)
+        return og_image_url(base_url, page_url, signing_key=signing_key, **options)
 
     app.jinja_env.filters["og_image"] = og_image

@@ -13,6 +13,7 @@ from shared.imaging import load_fallback_file
 from shared.index import ImageIndex
 from shared.jobs import Sender, make_sender
 from shared.jobstore import JobStore
+from shared.ratelimit import RateLimits
 from shared.redisconn import connect
 from shared.singleflight import SingleFlight
 from shared.storage import Storage, make_storage
@@ -29,6 +30,7 @@ class Services:
     flight: SingleFlight
     jobs: JobStore
     index: ImageIndex
+    limits: RateLimits
     send: Sender
     # Bounds how many requests of this process wait for a render at once, so a burst of
     # misses cannot take every thread away from cache hits.
@@ -62,6 +64,9 @@ def create_app(
         flight=flight or SingleFlight(client, config.lock_ttl),
         jobs=JobStore(client, config.prewarm_debounce),
         index=ImageIndex(client),
+        limits=RateLimits(
+            config.redis_url, config.client_misses_per_minute, config.host_renders_per_minute
+        ),
         send=send or make_sender(config),
         waiters=threading.BoundedSemaphore(config.max_waiting),
         fallback_file=load_fallback_file(config.fallback_image) if config.fallback_image else None,

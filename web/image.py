@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, request
 
 from shared.imaging import fallback_image
+from shared.jobs import MISS_QUEUE
 from shared.keys import CONTENT_TYPES, FORMATS, RenderRequest
+from shared.ratelimit import RateLimited
 from shared.redisconn import QueueUnavailable
+from shared.signing import verify
 from shared.singleflight import DONE_OK
 from shared.storage import ImageMeta, StorageUnavailable, StoredImage
-from shared.urlpolicy import InvalidURL, url_host
+from shared.urlpolicy import InvalidURL, RefusedURL, url_host
 from web import Services, services
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,7 @@ def _serve(raw_url: str, fmt: str | None) -> Response:
         scale=request.args.get("scale"),
         format=fmt,
     )
+    _check_signature(svc, raw_url, wanted)
     key = wanted.cache_key()
     response = _lookup(svc, wanted, key)
     log.info(
@@ -76,6 +81,19 @@ def _serve(raw_url: str, fmt: str | None) -> Response:
         (time.perf_counter() - started) * 1000,
     )
     return response
+
+
+def _check_signature(svc: Services, raw_url: str, wanted: RenderRequest) -> None:
+    """Refuse (403) a missing signature when required, and a wrong one always."""
+    signature = request.args.get("s", "")
+    if not signature:
+        if svc.config.require_signature:
+            raise RefusedURL("this server serves signed image URLs only: s= is missing")
+        return
+    if not svc.config.signing_keys or not verify(
+        svc.config.signing_keys, signature, raw_url, wanted
+    ):
+        raise RefusedURL("the signature (s=) does not match this URL and its options")
 
 
 def _lookup(svc: Services, wanted: RenderRequest, key: str) -> Response:
@@ -94,10 +112,10 @@ def _lookup(svc: Services, wanted: RenderRequest, key: str) -> Response:
         return _fallback(svc, wanted, "storage unavailable")
     # Miss: only now resolve the host, so nothing is queued for a private address.
     svc.policy.check_addresses(wanted.url)
-    stored_now = _render_and_wait(svc, wanted, key)
-    if stored_now is None:
-        return _fallback(svc, wanted, "render pending")
-    return _image(stored_now.meta, stored_now.data, "miss", _max_age(svc, stored_now.meta))
+    outcome = _render_and_wait(svc, wanted, key)
+    if isinstance(outcome, str):
+        return _fallback(svc, wanted, outcome)
+    return _image(outcome.meta, outcome.data, "miss", _max_age(svc, outcome.meta))
 
 
 def _hit(
@@ -106,10 +124,9 @@ def _hit(
     if meta.age() >= svc.config.cache_ttl:
         # Stale: serve it anyway (never a blank for a crawler) and refresh it once.
         # Forced: a worker with a longer TTL than this web must still render it.
-        payload = {**wanted.to_payload(), "force": True}
         try:
-            svc.flight.start(key, lambda job_id: svc.send(payload, job_id))
-        except QueueUnavailable as exc:
+            svc.flight.start(key, _sender(svc, wanted, force=True))
+        except (QueueUnavailable, RateLimited) as exc:
             log.warning("cannot queue refresh of key=%s: %s", key, exc)
         return _image(meta, data, "stale", STALE_MAX_AGE)
     return _image(meta, data, "hit", _max_age(svc, meta))
@@ -137,34 +154,67 @@ def _image(meta: ImageMeta, data: bytes | None, outcome: str, max_age: int) -> R
     return response
 
 
-def _render_and_wait(svc: Services, wanted: RenderRequest, key: str) -> StoredImage | None:
-    """Make sure one job renders ``key``; wait for it if a waiting slot is free."""
+def _sender(svc: Services, wanted: RenderRequest, *, force: bool = False) -> Callable[[str], None]:
+    """Return ``send(job_id)``, which queues the render unless the host is over its limit."""
+    payload = {**wanted.to_payload(), "force": force}
 
     def send(job_id: str) -> None:
-        svc.send(wanted.to_payload(), job_id)
+        if not svc.limits.allow_host_render(url_host(wanted.url)):
+            raise RateLimited("host render limit reached")
+        svc.send(payload, job_id)
 
+    return send
+
+
+def _refusal(svc: Services) -> str | None:
+    """Why a miss must not queue anything now, if it must not."""
+    if not svc.limits.allow_client_miss(request.remote_addr or "unknown"):
+        return "client miss limit reached"
+    if svc.jobs.queue_lengths((MISS_QUEUE,))[MISS_QUEUE] >= svc.config.max_queue:
+        return "render queue full"
+    return None
+
+
+def _render_and_wait(svc: Services, wanted: RenderRequest, key: str) -> StoredImage | str:
+    """Make sure one job renders ``key``; wait for it if a waiting slot is free.
+
+    Return the image, or why there is none yet (for X-Ogshot-Reason).
+    """
+    send = _sender(svc, wanted)
     try:
+        refusal = _refusal(svc)
+        if refusal:
+            return refusal
         if not svc.waiters.acquire(blocking=False):
             svc.flight.start(key, send)
-            return None
+            return "all waiting slots busy"
         try:
-            with svc.flight.subscription(key) as wait:
-                # Subscribed first: a render that ends from here on is heard, one that ended
-                # before is in storage.
-                try:
-                    return svc.storage.get(key)
-                except FileNotFoundError:
-                    pass
-                job_id, queued = svc.flight.start(key, send)
-                log.debug("waiting for key=%s job=%s queued=%s", key, job_id, queued)
-                if wait(svc.config.miss_wait) != DONE_OK:
-                    return None
-                return svc.storage.get(key)
+            return _wait_for_render(svc, key, send)
         finally:
             svc.waiters.release()
+    except RateLimited as exc:
+        return str(exc)
     except (QueueUnavailable, StorageUnavailable, FileNotFoundError) as exc:
         log.warning("miss for key=%s not served: %s", key, exc)
-        return None
+        return "queue or storage unavailable"
+
+
+def _wait_for_render(svc: Services, key: str, send: Callable[[str], None]) -> StoredImage | str:
+    with svc.flight.subscription(key) as wait:
+        # Subscribed first: a render that ends from here on is heard, one that ended
+        # before is in storage.
+        try:
+            return svc.storage.get(key)
+        except FileNotFoundError:
+            pass
+        job_id, queued = svc.flight.start(key, send)
+        log.debug("waiting for key=%s job=%s queued=%s", key, job_id, queued)
+        outcome = wait(svc.config.miss_wait)
+    if outcome is None:
+        return "render pending"
+    if outcome != DONE_OK:
+        return "render failed"
+    return svc.storage.get(key)
 
 
 def _fallback(svc: Services, wanted: RenderRequest, why: str) -> Response:

@@ -162,7 +162,7 @@ def test_concurrent_misses_queue_one_job_and_get_the_fallback(redis_url: str) ->
         assert Image.open(io.BytesIO(response.data)).size == (1200, 630)
     jobs = queued(redis_url)
     assert len(jobs) == 1
-    assert jobs[0] == RenderRequest.build(PAGE).to_payload()
+    assert jobs[0] == {**RenderRequest.build(PAGE).to_payload(), "force": False}
 
 
 def play_worker(redis_url: str, storage: Storage, outcome: Callable[[], str]) -> threading.Thread:
