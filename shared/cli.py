@@ -161,6 +161,7 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     from shared.keys import InvalidOptions, RenderRequest
     from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
     from worker.browser import WarmBrowser
+    from worker.egress import EgressGuard
     from worker.engines import BrowserError, RenderFailed, make_engine
     from worker.render import render
 
@@ -179,14 +180,17 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2
     engine = args.engine or config.browser
-    browser = WarmBrowser(engine, functools.partial(make_engine, engine, config.render_timeout), 1)
+    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
+    factory = functools.partial(make_engine, engine, config.render_timeout, egress.port)
+    browser = WarmBrowser(engine, factory, 1)
     try:
-        data, meta = render(request, browser, policy)
+        data, meta = render(request, browser, policy, egress)
     except (RefusedURL, RenderFailed, BrowserError) as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, RefusedURL) else 1
     finally:
         browser.close()
+        egress.close()
     tmp = output.with_name(f".{output.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(output)

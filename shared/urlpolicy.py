@@ -136,12 +136,13 @@ class UrlPolicy:
 
     allowed_hosts: tuple[str, ...]
     allow_private_networks: tuple[IPNetwork, ...] = ()
+    allowed_ports: tuple[int, ...] = (80, 443)
 
     @classmethod
     def from_config(cls, config: Config) -> UrlPolicy:
         """Build the policy from the service configuration."""
         hosts = tuple(h if h.startswith("*.") else normalize_host(h) for h in config.allowed_hosts)
-        return cls(hosts, config.allow_private_networks)
+        return cls(hosts, config.allow_private_networks, config.allowed_ports)
 
     def normalize(self, raw: str) -> str:
         """Return the canonical form of ``raw``, or raise if it is malformed or not allowed.
@@ -204,18 +205,23 @@ class UrlPolicy:
 
     def address_allowed(self, ip: IPAddress) -> bool:
         """Tell whether the browser may connect to ``ip``."""
+        if self._in_private(ip):
+            return True
         # A wrapped IPv4 (mapped, 6to4, NAT64) reaches that IPv4: judge the IPv4.
         if isinstance(ip, ipaddress.IPv6Address) and (v4 := embedded_ipv4(ip)) is not None:
             ip = v4
-        if any(ip in net for net in self.allow_private_networks):
-            return True
         return _is_public(ip)
 
-    def check_addresses(self, url: str, resolve: Resolver = resolve_host) -> None:
-        """Raise ``RefusedURL`` unless every address of the URL's host may be reached."""
-        host, port = _host_of(url)
+    def allowed_addresses(
+        self, host: str, port: int, resolve: Resolver = resolve_host
+    ) -> list[IPAddress]:
+        """Resolve ``host`` and return its addresses, or raise RefusedURL if any is not allowed.
+
+        The port must be in OGSHOT_ALLOWED_PORTS unless every address is in an allowed
+        private network (development servers listen on any port).
+        """
         try:
-            addresses = [ipaddress.ip_address(host)]
+            addresses: list[IPAddress] = [ipaddress.ip_address(host.strip("[]"))]
         except ValueError:
             try:
                 found = list(resolve(host, port))
@@ -227,6 +233,19 @@ class UrlPolicy:
         for ip in addresses:
             if not self.address_allowed(ip):
                 raise RefusedURL(f"host {host} resolves to {ip}, which is not a public address")
+        if port not in self.allowed_ports and not all(self._in_private(ip) for ip in addresses):
+            raise RefusedURL(f"port {port} is not in OGSHOT_ALLOWED_PORTS")
+        return addresses
+
+    def _in_private(self, ip: IPAddress) -> bool:
+        if isinstance(ip, ipaddress.IPv6Address) and (v4 := embedded_ipv4(ip)) is not None:
+            ip = v4
+        return any(ip in net for net in self.allow_private_networks)
+
+    def check_addresses(self, url: str, resolve: Resolver = resolve_host) -> None:
+        """Raise ``RefusedURL`` unless every address of the URL's host may be reached."""
+        host, port = _host_of(url)
+        self.allowed_addresses(host, port, resolve)
 
     def check(self, raw: str, resolve: Resolver = resolve_host) -> str:
         """Normalize ``raw`` and check its addresses; return the canonical URL."""

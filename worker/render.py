@@ -9,19 +9,29 @@ from shared.keys import RenderRequest
 from shared.storage import ImageMeta
 from shared.urlpolicy import Resolver, UrlPolicy, resolve_host
 from worker.browser import WarmBrowser
+from worker.egress import EgressGuard
+from worker.engines import RenderFailed
 
 
 def render(
     request: RenderRequest,
     browser: WarmBrowser,
     policy: UrlPolicy,
+    egress: EgressGuard | None = None,
     resolve: Resolver = resolve_host,
 ) -> tuple[bytes, ImageMeta]:
-    """Render ``request`` to encoded image bytes and their metadata."""
+    """Render ``request`` to encoded image bytes and their metadata.
+
+    With ``egress`` (the guard the browser was started behind) the render fails when the
+    page broke one of its limits.
+    """
     # Checked again here: the allow-list or DNS may have changed since the web queued it.
     policy.check(request.url, resolve)
+    session = egress.new_session() if egress else None
     started = time.perf_counter()
     shot = browser.screenshot(request.url, request.width, request.height, request.scale)
+    if session is not None and session.exceeded:
+        raise RenderFailed(f"{request.url}: {session.exceeded}")
     data = encode_screenshot(shot.png, request.format, request.pixel_size)
     render_ms = round((time.perf_counter() - started) * 1000)
     meta = ImageMeta.describe(

@@ -24,6 +24,7 @@ from shared.storage import ImageMeta, Storage, StorageUnavailable, make_storage
 from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
 from worker.browser import WarmBrowser
 from worker.celery_app import app, config
+from worker.egress import EgressGuard
 from worker.engines import BrowserError, RenderFailed, make_engine
 from worker.heartbeat import Heartbeat
 from worker.render import render
@@ -56,6 +57,7 @@ class WorkerState:
     index: ImageIndex
     heartbeat: Heartbeat
     policy: UrlPolicy
+    egress: EgressGuard
     browser: WarmBrowser
 
 
@@ -63,16 +65,19 @@ class WorkerState:
 def state() -> WorkerState:
     """Build this process's clients and browser once (after the pool forked it)."""
     client = connect(config.redis_url)
+    policy = UrlPolicy.from_config(config)
+    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
     return WorkerState(
         storage=make_storage(config),
         flight=SingleFlight(client, config.lock_ttl),
         jobs=JobStore(client, config.prewarm_debounce),
         index=ImageIndex(client),
         heartbeat=Heartbeat(JobStore(client, config.prewarm_debounce), config.browser),
-        policy=UrlPolicy.from_config(config),
+        policy=policy,
+        egress=egress,
         browser=WarmBrowser(
             config.browser,
-            functools.partial(make_engine, config.browser, config.render_timeout),
+            functools.partial(make_engine, config.browser, config.render_timeout, egress.port),
             config.browser_max_renders,
         ),
     )
@@ -99,7 +104,7 @@ def _stop_browser(**_: Any) -> None:
 
 def _render_and_store(current: WorkerState, request: RenderRequest, key: str) -> ImageMeta:
     """Render, store the image and its thumbnail, and index it."""
-    data, meta = render(request, current.browser, current.policy)
+    data, meta = render(request, current.browser, current.policy, current.egress)
     current.storage.put(key, data, meta)
     small = thumbnail(data)
     current.storage.put(thumbnail_key(key), small, meta.for_thumbnail(small))

@@ -72,14 +72,14 @@ def check_status(status: object, url: str) -> None:
         raise RenderFailed(f"{url} answered HTTP {status}")
 
 
-def make_engine(name: str, render_timeout: float) -> Engine:
-    """Start the named engine (``firefox`` or ``chromium``)."""
+def make_engine(name: str, render_timeout: float, proxy_port: int | None = None) -> Engine:
+    """Start the named engine (``firefox`` or ``chromium``), behind the egress guard if given."""
     if name == "firefox":
         from worker.engines.firefox import FirefoxEngine
 
-        return FirefoxEngine(render_timeout)
+        return FirefoxEngine(render_timeout, proxy_port)
     if name == "chromium":
         from worker.engines.chromium import ChromiumEngine
 
-        return ChromiumEngine(render_timeout)
+        return ChromiumEngine(render_timeout, proxy_port)
     raise ValueError(f"unknown engine {name!r}")

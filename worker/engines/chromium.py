@@ -36,6 +36,8 @@ ARGS = (
     "--hide-scrollbars",
     "--mute-audio",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--dns-prefetch-disable",
+    "--disable-features=NetworkPrediction",
 )
 
 
@@ -44,11 +46,17 @@ class ChromiumEngine:
 
     name = "chromium"
 
-    def __init__(self, render_timeout: float, binary: str = CHROMIUM_BINARY) -> None:
+    def __init__(
+        self, render_timeout: float, proxy_port: int | None = None, binary: str = CHROMIUM_BINARY
+    ) -> None:
         options = webdriver.ChromeOptions()
         options.binary_location = binary
         for arg in ARGS:
             options.add_argument(arg)
+        if proxy_port:
+            options.add_argument(f"--proxy-server=http://127.0.0.1:{proxy_port}")
+            # Chromium bypasses proxies for loopback unless this removes the implicit rule.
+            options.add_argument("--proxy-bypass-list=<-loopback>")
         self._viewport: tuple[int, int, int] | None = None
         try:
             self._driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

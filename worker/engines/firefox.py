@@ -31,7 +31,34 @@ PREFS = {
     "media.peerconnection.enabled": False,
     "dom.webnotifications.enabled": False,
     "geo.enabled": False,
+    # No connection may leave except through the egress guard (set in proxy_prefs).
+    "network.predictor.enabled": False,
+    "network.http.speculative-parallel-limit": 0,
+    "network.trr.mode": 5,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "network.http.redirection-limit": 5,
+    "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False,
 }
+
+
+def proxy_prefs(port: int) -> dict[str, object]:
+    """Send every request through the egress guard on 127.0.0.1:port, localhost included."""
+    return {
+        "network.proxy.type": 1,
+        "network.proxy.http": "127.0.0.1",
+        "network.proxy.http_port": port,
+        "network.proxy.ssl": "127.0.0.1",
+        "network.proxy.ssl_port": port,
+        "network.proxy.share_proxy_settings": True,
+        "network.proxy.no_proxies_on": "",
+        # Firefox skips a configured proxy for localhost unless told otherwise.
+        "network.proxy.allow_hijacking_localhost": True,
+        "network.proxy.failover_direct": False,
+    }
+
+
 # Errors that mean the page, not the browser, is at fault.
 _PAGE_ERRORS = (errors.UnknownException, errors.InsecureCertificateException)
 # The browser window's own stylesheet gives it a 500px minimum width (for its toolbars);
@@ -52,7 +79,9 @@ class FirefoxEngine:
 
     name = "firefox"
 
-    def __init__(self, render_timeout: float, binary: str = FIREFOX_BINARY) -> None:
+    def __init__(
+        self, render_timeout: float, proxy_port: int | None = None, binary: str = FIREFOX_BINARY
+    ) -> None:
         os.environ.setdefault("MOZ_HEADLESS_WIDTH", _SCREEN)
         os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
         self._viewport: tuple[int, int, int] | None = None
@@ -64,7 +93,7 @@ class FirefoxEngine:
                 port=0,
                 bin=binary,
                 headless=True,
-                prefs=PREFS,
+                prefs={**PREFS, **(proxy_prefs(proxy_port) if proxy_port else {})},
                 # Without a log file mozprocess writes to sys.stdout.buffer, which Celery's
                 # stdout proxy does not have; the browser's own chatter is not wanted anyway.
                 gecko_log=os.devnull,
