@@ -84,6 +84,29 @@ PAGE = """<!doctype html>
 """
 
 
+# Pages on the allowed origin that try to reach ``target`` (the canary) from the browser.
+ATTACKS = {
+    "img": '<img src="{target}">',
+    "iframe": '<iframe src="{target}"></iframe>',
+    "script": '<script src="{target}"></script>',
+    "css": '<link rel="stylesheet" href="{target}">',
+    "fetch": '<script>fetch("{target}").catch(() => 0)</script>',
+    "xhr": '<script>const x = new XMLHttpRequest(); x.open("GET", "{target}"); x.send()</script>',
+    "beacon": '<script>navigator.sendBeacon("{target}", "x")</script>',
+    "navigate": '<script>location.href = "{target}"</script>',
+    "refresh": '<meta http-equiv="refresh" content="0;url={target}">',
+    "form": '<form id="f" action="{target}" method="post"></form><script>f.submit()</script>',
+    "websocket": '<script>try {{ new WebSocket("{ws}") }} catch (e) {{}}</script>',
+    "prefetch": '<link rel="prefetch" href="{target}"><link rel="preconnect" href="{target}">'
+    '<link rel="dns-prefetch" href="{target}">',
+    "worker": '<script>try {{ new Worker("{target}") }} catch (e) {{}}</script>',
+    "font": '<style>@font-face {{ font-family: x; src: url("{target}") }}'
+    " body {{ font-family: x }}</style>",
+    "video": '<video src="{target}" autoplay></video>',
+    "window": '<script>window.open("{target}")</script>',
+}
+
+
 class PageServer:
     """Serves test pages on a loopback address and counts every request by path.
 
@@ -126,6 +149,18 @@ class PageServer:
                     colour = server.colours.get(path.split("/")[2], "ff0000")
                     time.sleep(float(query.get("delay", "0")))
                     self._answer(200, PAGE.format(title=path, bg=colour).encode())
+                elif path.startswith("/attack/"):
+                    self._attack(path.split("/")[2], query.get("target", ""))
+                elif path.startswith("/hops/"):
+                    left = int(path.split("/")[2])
+                    target = f"/hops/{left - 1}" if left > 0 else "/page/after-hops"
+                    self._answer(302, b"", {"Location": target})
+                elif path.startswith("/big/"):
+                    megabytes = int(path.split("/")[2])
+                    filler = "<!--" + "x" * (megabytes * 1024 * 1024) + "-->"
+                    self._answer(
+                        200, PAGE.format(title="big", bg="ff0000").encode() + filler.encode()
+                    )
                 elif path.startswith("/files/"):
                     data = server.files.get(path.split("/", 2)[2])
                     self._answer(200 if data else 404, data or b"not found")
@@ -134,8 +169,21 @@ class PageServer:
                 else:
                     self._answer(404, b"not found")
 
-            def _answer(self, status: int, body: bytes) -> None:
+            def _attack(self, kind: str, target: str) -> None:
+                if kind == "redirect":
+                    self._answer(302, b"", {"Location": target})
+                    return
+                ws = "ws" + target[4:] if target.startswith("http") else target
+                html = ATTACKS[kind].format(target=target, ws=ws)
+                self._answer(200, PAGE.format(title=kind, bg="ff0000").replace(
+                    "</body>", html + "</body>").encode())  # fmt: skip
+
+            def _answer(
+                self, status: int, body: bytes, extra: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
