@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import PathConverter
 
 from shared.config import Config
 from shared.imaging import load_fallback_file
@@ -18,6 +19,13 @@ from shared.redisconn import connect
 from shared.singleflight import SingleFlight
 from shared.storage import Storage, make_storage
 from shared.urlpolicy import UrlPolicy
+
+
+class EverythingConverter(PathConverter):
+    """Like ``path`` but may start with "/": a page URL such as "//host/" must reach the view."""
+
+    regex = ".*?"
+    part_isolating = False  # werkzeug would infer True from a regex without "/"
 
 
 @dataclass
@@ -56,6 +64,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024  # 1,000 URLs fit with room to spare
     # The page URL sits in the path, "https://" and all: merging "//" would corrupt it.
     app.url_map.merge_slashes = False
+    app.url_map.converters["everything"] = EverythingConverter
     client = flight.client if flight else connect(config.redis_url)
     app.extensions["ogshot"] = Services(
         config=config,

@@ -41,7 +41,7 @@ def _raw_path() -> str:
     return str(raw).split("?", 1)[0]
 
 
-@bp.get("/image/<path:_spec>")
+@bp.get("/image/<everything:_spec>")
 def image_by_path(_spec: str) -> Response:
     """Serve ``/image/<quote_plus(page URL)>.<png|jpg|jpeg|webp>``."""
     path = _raw_path()

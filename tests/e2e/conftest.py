@@ -108,6 +108,7 @@ def stack(
         "OGSHOT_API_TOKENS": TOKEN,
         "OGSHOT_PREWARM_DEBOUNCE": "1",
         "OGSHOT_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "OGSHOT_MAX_PAGE_BYTES": "2000000",
         "OGSHOT_SECRET_KEY": "e2e-secret-key-0123456789abcdef0123456789",
         "PYTHONUNBUFFERED": "1",
     }
