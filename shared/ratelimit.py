@@ -6,7 +6,7 @@ host. Over a limit a request gets the fallback image; it never gets a 5xx or que
 
 from __future__ import annotations
 
-from limits import RateLimitItem, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
@@ -18,13 +18,17 @@ class RateLimited(RuntimeError):  # noqa: N818 - reads as the outcome
 
 
 class RateLimits:
-    """Per-client miss and per-host render limits (a limit of 0 is no limit)."""
+    """Per-client miss and per-host render limits per window (a limit of 0 is no limit)."""
 
-    def __init__(self, redis_url: str, client_per_minute: int, host_per_minute: int) -> None:
+    def __init__(
+        self, redis_url: str, client_limit: int, host_limit: int, window_seconds: int = 60
+    ) -> None:
         storage = RedisStorage(redis_url, socket_connect_timeout=1, socket_timeout=2)
         self._limiter = MovingWindowRateLimiter(storage)
-        self._client = RateLimitItemPerMinute(client_per_minute) if client_per_minute else None
-        self._host = RateLimitItemPerMinute(host_per_minute) if host_per_minute else None
+        self._client = (
+            RateLimitItemPerSecond(client_limit, window_seconds) if client_limit else None
+        )
+        self._host = RateLimitItemPerSecond(host_limit, window_seconds) if host_limit else None
 
     def _hit(self, item: RateLimitItem | None, *identifiers: str) -> bool:
         if item is None:

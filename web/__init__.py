@@ -52,8 +52,9 @@ def create_app(
     storage: Storage | None = None,
     flight: SingleFlight | None = None,
     send: Sender | None = None,
+    limits: RateLimits | None = None,
 ) -> Flask:
-    """Build the Flask app; tests may pass their own storage, single-flight or sender."""
+    """Build the Flask app; tests may pass their own storage, single-flight, sender, limits."""
     from web import admin, api, errors, image, pages
 
     app = Flask(__name__)
@@ -73,7 +74,8 @@ def create_app(
         flight=flight or SingleFlight(client, config.lock_ttl),
         jobs=JobStore(client, config.prewarm_debounce),
         index=ImageIndex(client),
-        limits=RateLimits(
+        limits=limits
+        or RateLimits(
             config.redis_url, config.client_misses_per_minute, config.host_renders_per_minute
         ),
         send=send or make_sender(config),
