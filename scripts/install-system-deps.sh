@@ -3,6 +3,8 @@
 # Used by scripts/setup (and so by .ci/run); Dockerfile.worker is to use it too, so CI runs
 # the same install steps as the image. Installs only what is missing; needs root or sudo.
 #   --no-chromium   skip chromium and chromium-driver (Firefox alone is enough to run)
+#   --dev           also the tools the checks use (docker-compose validates the compose file)
+#   --image         also tini (PID 1 in the worker image) and nothing for development
 set -euo pipefail
 
 packages=(
@@ -13,10 +15,17 @@ packages=(
   fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-liberation2 fonts-dejavu-core
   ca-certificates
 )
-if [ "${1:-}" = "--no-chromium" ]; then
-  packages=("${packages[@]/chromium-driver/}")
-  packages=("${packages[@]/chromium/}")
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --no-chromium)
+      packages=("${packages[@]/chromium-driver/}")
+      packages=("${packages[@]/chromium/}")
+      ;;
+    --dev) packages+=(docker-compose) ;;
+    --image) packages+=(tini) ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 # A Python without venv/ensurepip (Debian splits it out) needs python3-venv.
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
   packages+=(python3-venv)
@@ -46,3 +55,4 @@ if ! apt-cache show firefox-esr >/dev/null 2>&1; then
 fi
 echo "installing: ${missing[*]}"
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+

@@ -1,275 +1,36 @@
-"""The ``ogshot`` command: serve (development), web and worker (production), render (once).
-
-``web`` and ``worker`` hand over to gunicorn and celery with ogshot's settings; ``serve`` runs
-both (and a private Redis if none answers). Only ``render`` imports worker code, lazily, so
-the web image never needs browser libraries for the other commands.
-"""
+"""The ``ogshot`` command: serve (development), web and worker (production), render, prewarm,
+sign, reindex and health. The commands themselves are in shared/commands.py."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
-from shared.config import Config, ConfigError, child_environment, load_config
-from shared.jobs import QUEUES
-from shared.redisconn import QueueUnavailable, connect, translated
-from shared.storage import StorageUnavailable, make_storage
-
-
-def web_argv(config: Config, bind: str, workers: int | None) -> list[str]:
-    """Return the gunicorn command line for the web tier."""
-    argv = [
-        sys.executable, "-m", "gunicorn", "web.wsgi:app",
-        "--bind", bind,
-        # Threads, not processes, wait for renders: a waiting request costs a thread only.
-        "--worker-class", "gthread",
-        "--threads", str(config.web_threads),
-        # A request never takes longer than the miss wait plus storage time.
-        "--timeout", str(int(config.miss_wait) + 30),
-        "--graceful-timeout", "10",
-        "--access-logfile", "-",
-    ]  # fmt: skip
-    if workers:
-        argv += ["--workers", str(workers)]
-    return argv
-
-
-def worker_argv(config: Config, concurrency: int | None, loglevel: str) -> list[str]:
-    """Return the celery command line for a render worker."""
-    return [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "--queues", ",".join(QUEUES),
-        "--concurrency", str(concurrency or config.worker_concurrency),
-        "--loglevel", loglevel,
-        # Each pool process keeps a warm browser: --max-tasks-per-child would kill it.
-        "--without-gossip",
-    ]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _redis_answers(url: str) -> bool:
-    try:
-        with translated():
-            return bool(connect(url).ping())
-    except QueueUnavailable:
-        return False
-
-
-@contextlib.contextmanager
-def _redis_for(config: Config) -> Iterator[str]:
-    """Yield a Redis URL that answers, starting a private redis-server if needed."""
-    if _redis_answers(config.redis_url):
-        yield config.redis_url
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit(
-            "ogshot: Redis does not answer at OGSHOT_REDIS_URL and redis-server is not installed"
-        )
-    port = _free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    print(f"ogshot: Redis does not answer; starting a private one on port {port}", file=sys.stderr)
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not _redis_answers(url):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("ogshot: the private redis-server did not start")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _check_storage(config: Config) -> None:
-    try:
-        make_storage(config).check()
-    except StorageUnavailable as exc:
-        raise SystemExit(f"ogshot: storage {config.storage_url} is not usable: {exc}") from exc
-
-
-def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    """Run web and worker together until interrupted (development, the README's command)."""
-    _check_storage(config)
-    with _redis_for(config) as redis_url:
-        env = child_environment(OGSHOT_REDIS_URL=redis_url)
-        bind = f"{args.host}:{args.port or config.port}"
-        procs = [
-            subprocess.Popen(worker_argv(config, args.concurrency, "INFO"), env=env),
-            subprocess.Popen(web_argv(config, bind, 1), env=env),
-        ]
-        print(f"ogshot: serving on http://{bind}/", file=sys.stderr)
-        stopping = False
-
-        def stop(*_: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        try:
-            while not stopping and all(p.poll() is None for p in procs):
-                time.sleep(0.2)
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        return 0 if stopping else 1
-
-
-def cmd_web(config: Config, args: argparse.Namespace) -> int:
-    """Replace this process with gunicorn serving the web tier."""
-    _check_storage(config)
-    argv = web_argv(config, args.bind or f"0.0.0.0:{config.port}", args.workers)
-    os.execv(sys.executable, argv)
-
-
-def cmd_worker(config: Config, args: argparse.Namespace) -> int:
-    """Replace this process with a Celery render worker."""
-    _check_storage(config)
-    os.execv(sys.executable, worker_argv(config, args.concurrency, args.loglevel))
-
-
-def cmd_render(config: Config, args: argparse.Namespace) -> int:
-    """Render one page to a file without queue or storage."""
-    import functools
-
-    from shared.keys import InvalidOptions, RenderRequest
-    from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
-    from worker.browser import WarmBrowser
-    from worker.egress import EgressGuard
-    from worker.engines import BrowserError, RenderFailed, make_engine
-    from worker.render import render
-
-    policy = UrlPolicy.from_config(config)
-    output = Path(args.output)
-    fmt = args.format or output.suffix.lstrip(".") or "png"
-    try:
-        request = RenderRequest.build(
-            policy.normalize(args.url),
-            width=args.width,
-            height=args.height,
-            scale=args.scale,
-            format=fmt,
-        )
-    except (InvalidURL, RefusedURL, InvalidOptions) as exc:
-        print(f"ogshot: {exc}", file=sys.stderr)
-        return 2
-    engine = args.engine or config.browser
-    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
-    factory = functools.partial(make_engine, engine, config.render_timeout, egress.port)
-    browser = WarmBrowser(engine, factory, 1)
-    try:
-        data, meta = render(request, browser, policy, egress)
-    except (RefusedURL, RenderFailed, BrowserError) as exc:
-        print(f"ogshot: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, RefusedURL) else 1
-    finally:
-        browser.close()
-        egress.close()
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(output)
-    print(f"{output}: {meta.width * meta.scale}x{meta.height * meta.scale} {meta.format}, "
-          f"{meta.size} bytes, {meta.render_ms} ms with {meta.engine}")  # fmt: skip
-    return 0
-
-
-def cmd_prewarm(args: argparse.Namespace) -> int:
-    """Send pre-warms to a running service and report what became of them."""
-    from shared.config import load_client_config
-    from shared.prewarm import ApiClient, ApiError, read_sitemap, read_url_file, report, run
-
-    client_config = load_client_config()
-    token = args.token or client_config.token
-    if not token:
-        print("ogshot: no API token: set OGSHOT_API_TOKEN or pass --token", file=sys.stderr)
-        return 2
-    try:
-        urls = list(args.urls)
-        if args.file:
-            urls += read_url_file(args.file)
-        if args.sitemap:
-            urls += read_sitemap(args.sitemap)
-    except (OSError, ValueError) as exc:
-        print(f"ogshot: cannot read the URLs: {exc}", file=sys.stderr)
-        return 2
-    if not urls:
-        print("ogshot: no URLs given (arguments, --file or --sitemap)", file=sys.stderr)
-        return 2
-    options = {k: v for k, v in (("w", args.width), ("h", args.height), ("scale", args.scale),
-                                 ("format", args.format)) if v is not None}  # fmt: skip
-    try:
-        client = ApiClient(args.server or client_config.server, token)
-        summary = run(client, urls, options, batch_size=args.batch_size, wait=args.wait,
-                      timeout=args.timeout)  # fmt: skip
-    except ApiError as exc:
-        print(f"ogshot: {exc}", file=sys.stderr)
-        return 2
-    return report(summary, waited=args.wait)
-
-
-def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
-    """Rebuild the admin pages' Redis index from storage."""
-    from shared.index import ImageIndex
-
-    try:
-        count = ImageIndex(connect(config.redis_url)).rebuild(make_storage(config))
-    except (QueueUnavailable, StorageUnavailable) as exc:
-        print(f"ogshot: reindex failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"indexed {count} images")
-    return 0
-
-
-def cmd_sign(config: Config, args: argparse.Namespace) -> int:
-    """Print the signed og:image URL of a page."""
-    from shared.config import load_client_config
-    from shared.keys import InvalidOptions
-    from shared.site import og_image_url
-
-    if not config.signing_keys:
-        print("ogshot: no OGSHOT_SIGNING_KEYS to sign with", file=sys.stderr)
-        return 2
-    base = args.base or load_client_config().server
-    try:
-        print(og_image_url(base, args.url, width=args.width, height=args.height,
-                           scale=args.scale, format=args.format,
-                           signing_key=config.signing_keys[0]))  # fmt: skip
-    except (InvalidOptions, KeyError) as exc:
-        print(f"ogshot: {exc}", file=sys.stderr)
-        return 2
-    return 0
+from shared.commands import (
+    cmd_health,
+    cmd_prewarm,
+    cmd_reindex,
+    cmd_render,
+    cmd_serve,
+    cmd_sign,
+    cmd_web,
+    cmd_worker,
+)
+from shared.config import ConfigError, load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
-    parser = argparse.ArgumentParser(prog="ogshot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ogshot", description="Social preview images.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_service_commands(sub)
+    _add_tool_commands(sub)
+    return parser
+
+
+def _add_service_commands(sub: Any) -> None:
 
     serve = sub.add_parser("serve", help="web and worker together (development)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -287,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="INFO")
     worker.set_defaults(func=cmd_worker)
 
+
+def _add_tool_commands(sub: Any) -> None:
     render = sub.add_parser("render", help="render one page to a file, without the queue")
     render.add_argument("url")
     render.add_argument("-o", "--output", required=True)
@@ -306,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     sign.add_argument("--format", default="png")
     sign.set_defaults(func=cmd_sign)
 
+    health = sub.add_parser("health", help="exit 0 if this host's web or worker is healthy")
+    health.add_argument("tier", choices=("web", "worker"))
+    health.set_defaults(func=cmd_health)
+
     reindex = sub.add_parser("reindex", help="rebuild the admin index from storage")
     reindex.set_defaults(func=cmd_reindex)
 
@@ -324,7 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
     prewarm.add_argument("--scale", type=int, default=None)
     prewarm.add_argument("--format", default=None)
     prewarm.set_defaults(func=cmd_prewarm, client=True)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
