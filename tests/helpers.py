@@ -17,6 +17,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import Flask
+
+from shared.config import load_config
+from shared.ratelimit import RateLimits
+from shared.storage import Storage
+from shared.storage.memory import MemoryStorage
+from web import create_app
 
 CI = os.environ.get("CI") == "true"
 
@@ -222,6 +229,14 @@ class PageServer:
 
 # Settings under which ogshot renders the test pages served on 127.0.0.1.
 LOCAL_PAGES = {"OGSHOT_ALLOWED_HOSTS": "127.0.0.1", "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32"}
+
+
+def local_app(
+    redis_url: str, storage: Storage | None = None, limits: RateLimits | None = None, **env: str
+) -> Flask:
+    """The web app over a real Redis, allowed to render 127.0.0.1, storage in memory by default."""
+    config = load_config({**LOCAL_PAGES, "OGSHOT_REDIS_URL": redis_url, **env})
+    return create_app(config, storage=storage or MemoryStorage(), limits=limits)
 
 
 def ogshot_env(**settings: str) -> dict[str, str]:

@@ -9,10 +9,8 @@ from typing import Any
 import redis
 from flask import Flask
 
-from shared.config import load_config
 from shared.jobs import MISS_QUEUE, PREWARM_QUEUE
-from shared.storage.memory import MemoryStorage
-from web import create_app
+from tests.helpers import local_app
 
 TOKEN = "api-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -21,16 +19,7 @@ PAGE = "http://127.0.0.1:9/board/42"
 
 def make_app(redis_url: str, **env: str) -> Flask:
     """The app with the API open to TOKEN."""
-    config = load_config(
-        {
-            "OGSHOT_ALLOWED_HOSTS": "127.0.0.1",
-            "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
-            "OGSHOT_REDIS_URL": redis_url,
-            "OGSHOT_API_TOKENS": f"other-token-0123456789,{TOKEN}",
-            **env,
-        }
-    )
-    return create_app(config, storage=MemoryStorage())
+    return local_app(redis_url, **{"OGSHOT_API_TOKENS": f"other-token-0123456789,{TOKEN}", **env})
 
 
 def messages(redis_url: str, queue: str) -> list[dict[str, Any]]:
@@ -66,8 +55,7 @@ def test_prewarm_queues_forced_jobs_on_the_prewarm_queue(redis_url: str) -> None
 
 def test_api_is_closed_without_tokens(redis_url: str) -> None:
     """With no OGSHOT_API_TOKENS every API call is refused, saying why."""
-    config = load_config({"OGSHOT_ALLOWED_HOSTS": "127.0.0.1", "OGSHOT_REDIS_URL": redis_url})
-    client = create_app(config, storage=MemoryStorage()).test_client()
+    client = local_app(redis_url).test_client()
     answer = client.post("/api/prewarm", json={"urls": [PAGE]}, headers=AUTH)
     assert answer.status_code == 401
     assert "OGSHOT_API_TOKENS" in answer.json["error"]

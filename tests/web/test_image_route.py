@@ -22,7 +22,6 @@ import redis
 from flask import Flask
 from PIL import Image
 
-from shared.config import load_config
 from shared.jobs import MISS_QUEUE
 from shared.keys import RenderRequest
 from shared.redisconn import connect
@@ -30,23 +29,15 @@ from shared.singleflight import SingleFlight
 from shared.storage import ImageMeta, Storage
 from shared.storage.memory import MemoryStorage
 from shared.storage.s3 import S3Storage, make_s3_client
-from web import create_app
+from tests.helpers import local_app
 
 PAGE = "http://127.0.0.1:9/board/42"
 
 
 def make_app(redis_url: str, storage: Storage | None = None, **env: str) -> Flask:
     """Build the app on a real Redis with in-memory storage unless told otherwise."""
-    config = load_config(
-        {
-            "OGSHOT_ALLOWED_HOSTS": "127.0.0.1,example.com",
-            "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
-            "OGSHOT_REDIS_URL": redis_url,
-            "OGSHOT_MISS_WAIT": "0.3",
-            **env,
-        }
-    )
-    return create_app(config, storage=storage or MemoryStorage())
+    settings = {"OGSHOT_ALLOWED_HOSTS": "127.0.0.1,example.com", "OGSHOT_MISS_WAIT": "0.3"}
+    return local_app(redis_url, storage, **{**settings, **env})
 
 
 def image_path(url: str, ext: str = "png") -> str:

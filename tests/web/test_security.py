@@ -15,8 +15,7 @@ from shared.keys import RenderRequest
 from shared.ratelimit import RateLimits
 from shared.signing import sign
 from shared.site import og_image_url
-from shared.storage.memory import MemoryStorage
-from web import create_app
+from tests.helpers import local_app
 
 OLD_KEY = "old-signing-key-0123456789"
 NEW_KEY = "new-signing-key-0123456789"
@@ -25,16 +24,7 @@ PAGE = "http://127.0.0.1:9/board/42"
 
 def make_app(redis_url: str, limits: RateLimits | None = None, **env: str) -> Flask:
     """The app over a real Redis; no worker, misses give the fallback at once."""
-    config = load_config(
-        {
-            "OGSHOT_ALLOWED_HOSTS": "127.0.0.1",
-            "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
-            "OGSHOT_REDIS_URL": redis_url,
-            "OGSHOT_MISS_WAIT": "0",
-            **env,
-        }
-    )
-    return create_app(config, storage=MemoryStorage(), limits=limits)
+    return local_app(redis_url, limits=limits, **{"OGSHOT_MISS_WAIT": "0", **env})
 
 
 def queued(redis_url: str) -> int:
