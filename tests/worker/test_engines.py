@@ -77,3 +77,11 @@ def test_browser_is_reused_after_a_failure(engine: Engine, pages: PageServer) ->
     assert shot.title == "/page/after"
     png = shot.png
     assert close_to(Image.open(io.BytesIO(png)).convert("RGB").getpixel((600, 315)), (0, 255, 255))
+
+
+def test_more_than_five_redirects_fail_the_render(engine: Engine, pages: PageServer) -> None:
+    """The browser itself stops after five redirects of the main document (no proxy here)."""
+    with pytest.raises(RenderFailed):
+        engine.screenshot(pages.url("/hops/5"), 1200, 630, 1)  # six redirects
+    shot = engine.screenshot(pages.url("/hops/4"), 1200, 630, 1)  # five
+    assert shot.title == "/page/after-hops"

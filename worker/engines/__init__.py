@@ -27,6 +27,8 @@ const nav = performance.getEntriesByType('navigation')[0];
 return nav && nav.responseStatus ? nav.responseStatus : 0;
 """
 VIEWPORT_SCRIPT = "return [window.innerWidth, window.innerHeight];"
+# Redirects the main document may take (Firefox: network.http.redirection-limit).
+MAX_REDIRECTS = 5
 
 
 class RenderFailed(Exception):  # noqa: N818 - reads as the outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException
@@ -10,6 +11,7 @@ from selenium.webdriver.chrome.service import Service
 from urllib3.exceptions import HTTPError
 
 from worker.engines import (
+    MAX_REDIRECTS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
     TITLE_SCRIPT,
@@ -53,6 +55,9 @@ class ChromiumEngine:
         options.binary_location = binary
         for arg in ARGS:
             options.add_argument(arg)
+        # DevTools network events tell how many redirects the main document took, also
+        # inside HTTPS, where the egress guard cannot see them.
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
         if proxy_port:
             options.add_argument(f"--proxy-server=http://127.0.0.1:{proxy_port}")
             # Chromium bypasses proxies for loopback unless this removes the implicit rule.
@@ -76,6 +81,7 @@ class ChromiumEngine:
                     {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
                 )
                 self._viewport = (width, height, scale)
+            driver.get_log("performance")  # type: ignore[no-untyped-call]  # drop old events
             try:
                 driver.get(url)
             except TimeoutException as exc:
@@ -85,6 +91,8 @@ class ChromiumEngine:
                     raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
                 raise
             check_status(driver.execute_script(STATUS_SCRIPT), url)
+            if (hops := self._main_document_redirects()) > MAX_REDIRECTS:
+                raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
             driver.execute_async_script(SETTLE_SCRIPT)
             png = driver.get_screenshot_as_png()
             return Shot(png, str(driver.execute_script(TITLE_SCRIPT) or ""))
@@ -93,6 +101,23 @@ class ChromiumEngine:
         except (WebDriverException, OSError, HTTPError) as exc:
             self._viewport = None
             raise BrowserError(f"chromium failed: {_first_line(exc)}") from exc
+
+    def _main_document_redirects(self) -> int:
+        main_frame = self._driver.execute_cdp_cmd("Page.getFrameTree", {})["frameTree"]["frame"][
+            "id"
+        ]
+        hops = 0
+        for entry in self._driver.get_log("performance"):  # type: ignore[no-untyped-call]
+            message = json.loads(entry["message"])["message"]
+            params = message.get("params", {})
+            if (
+                message.get("method") == "Network.requestWillBeSent"
+                and params.get("type") == "Document"
+                and params.get("frameId") == main_frame
+                and "redirectResponse" in params
+            ):
+                hops += 1
+        return hops
 
     def close(self) -> None:
         """Stop Chromium and chromedriver."""

@@ -9,6 +9,7 @@ from marionette_driver import errors
 from marionette_driver.marionette import Marionette
 
 from worker.engines import (
+    MAX_REDIRECTS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
     TITLE_SCRIPT,
@@ -37,7 +38,7 @@ PREFS = {
     "network.trr.mode": 5,
     "network.captive-portal-service.enabled": False,
     "network.connectivity-service.enabled": False,
-    "network.http.redirection-limit": 5,
+    "network.http.redirection-limit": MAX_REDIRECTS,
     "browser.safebrowsing.malware.enabled": False,
     "browser.safebrowsing.phishing.enabled": False,
 }
