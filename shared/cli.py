@@ -4,7 +4,6 @@ sign, reindex and health. The commands themselves are in shared/commands.py."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
@@ -19,6 +18,7 @@ from shared.commands import (
     cmd_worker,
 )
 from shared.config import ConfigError, load_config
+from shared.logs import setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging(config)
     result: int = args.func(config, args)
     return result
 

@@ -53,6 +53,7 @@ class Config:
     admin_password: str = field(repr=False)
     secret_key: str = field(repr=False)
     trusted_proxies: int
+    log_format: str
     signing_keys: tuple[str, ...] = field(repr=False)
     require_signature: bool
     allowed_ports: tuple[int, ...]
@@ -115,10 +116,16 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     return tuple(ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip())
 
 
-def _engine(raw: str) -> str:
-    if raw not in ENGINES:
-        raise ValueError(f"must be one of {', '.join(ENGINES)}")
-    return raw
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return raw
+
+    return parse
+
+
+_engine = _choice(*ENGINES)
 
 
 def _number(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
@@ -249,6 +256,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Key that signs admin session cookies; required with OGSHOT_ADMIN_PASSWORD."),
     Setting("OGSHOT_TRUSTED_PROXIES", "trusted_proxies", "0", _number(int, 0, 10),
             "Reverse proxies in front of the web whose X-Forwarded-* headers are believed."),
+    Setting("OGSHOT_LOG_FORMAT", "log_format", "text", _choice("text", "json"),
+            "Log lines as plain text or as one JSON object each."),
     Setting("OGSHOT_SIGNING_KEYS", "signing_keys", "", _tokens,
             "HMAC keys for signed image URLs; the first signs, all verify."),
     Setting("OGSHOT_REQUIRE_SIGNATURE", "require_signature", "auto", _flag,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from collections.abc import Callable
+
+from flask import Blueprint, Response, jsonify, render_template
+
+from web import services
 
 bp = Blueprint("pages", __name__)
 
@@ -11,6 +15,32 @@ bp = Blueprint("pages", __name__)
 def index() -> str:
     """Explain how to use the service."""
     return render_template("index.html")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Report each dependency by name as ok or failing: 200 if all are ok, else 503."""
+    svc = services()
+    checks: dict[str, Callable[[], object]] = {
+        "redis": svc.flight.client.ping,
+        "storage": svc.storage.check,
+        "workers": lambda: _some_worker(svc.jobs.workers()),
+    }
+    ok: list[str] = []
+    failing: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - any failure of a dependency is reported
+            failing[name] = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        else:
+            ok.append(name)
+    return jsonify({"ok": ok, "failing": failing}), 503 if failing else 200
+
+
+def _some_worker(workers: list[dict[str, str]]) -> None:
+    if not workers:
+        raise RuntimeError("no worker heard from in the last 30 seconds")
 
 
 @bp.get("/healthz")

@@ -1,9 +1,13 @@
 """The Celery application of the worker: built from the configuration, nothing else."""
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import after_setup_logger
 
 from shared.config import load_config
 from shared.jobs import celery_settings
+from shared.logs import formatter
 
 config = load_config()
 app = Celery("ogshot")
@@ -15,3 +19,10 @@ app.conf.update(
     # stdout-to-log proxy lacks: Firefox could not start with the redirect on.
     worker_redirect_stdouts=False,
 )
+
+
+@after_setup_logger.connect
+def _log_format(logger: Any, **_: Any) -> None:
+    # Celery sets up its handlers; ogshot only chooses their format (OGSHOT_LOG_FORMAT).
+    for handler in logger.handlers:
+        handler.setFormatter(formatter(config))
