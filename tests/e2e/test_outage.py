@@ -1,0 +1,93 @@
+"""Redis outage against the real stack: hits keep coming, misses get the fallback, pre-warm
+answers 503, and everything recovers when Redis returns, without a restart."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import pytest
+import requests
+
+from tests.helpers import PageServer, free_port, ogshot_env, require, serving, start, stop_process
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
+TOKEN = "outage-token-0123456789abcdef"
+
+
+def redis_argv(port: int) -> list[str]:
+    """A throwaway redis-server on ``port``."""
+    return [require("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no"]  # fmt: skip
+
+
+@pytest.fixture
+def outage_stack(tmp_path: Path) -> Iterator[tuple[str, int, subprocess.Popen]]:
+    """Web and a Chromium worker on a Redis of their own: the web URL, Redis port and process."""
+    redis_port, web_port = free_port(), free_port()
+    env = ogshot_env(
+        OGSHOT_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        OGSHOT_STORAGE_URL=str(tmp_path / "images"),
+        OGSHOT_BROWSER="chromium",
+        OGSHOT_MISS_WAIT="20",
+        OGSHOT_WORKER_CONCURRENCY="1",
+        OGSHOT_API_TOKENS=TOKEN,
+    )
+    with serving(redis_argv(redis_port), redis_port) as redis_proc:
+        worker = start(["ogshot", "worker"], env, tmp_path / "worker.log")
+        try:
+            argv = ["ogshot", "web", "--bind", f"127.0.0.1:{web_port}", "--workers", "1"]
+            with serving(argv, web_port, env, tmp_path / "web.log"):
+                yield f"http://127.0.0.1:{web_port}", redis_port, redis_proc
+        finally:
+            stop_process(worker)
+
+
+def image(web: str, page: str) -> requests.Response:
+    """Fetch the og:image of ``page``."""
+    return requests.get(f"{web}/image/{quote_plus(page)}.png", timeout=60)
+
+
+def until_rendered(web: str, page: str, timeout: float = 90) -> requests.Response:
+    """Fetch until the real image (not the fallback) comes back."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = image(web, page)
+        if response.headers["X-Ogshot-Cache"] in ("miss", "hit") or time.monotonic() > deadline:
+            return response
+        time.sleep(1)
+
+
+def test_redis_outage_and_recovery(
+    outage_stack: tuple[str, int, subprocess.Popen], pages: PageServer
+) -> None:
+    """During the outage: hits 200, misses the fallback, pre-warm 503, /readyz names redis."""
+    web, redis_port, redis_proc = outage_stack
+    cached = pages.url("/page/outage-cached")
+    assert until_rendered(web, cached).headers["X-Ogshot-Cache"] in ("miss", "hit")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    stop_process(redis_proc)
+    hit = image(web, cached)
+    assert hit.status_code == 200
+    assert hit.headers["X-Ogshot-Cache"] == "hit"
+    miss = image(web, pages.url("/page/outage-new"))
+    assert miss.status_code == 200
+    assert miss.headers["X-Ogshot-Cache"] == "fallback"
+    prewarm = requests.post(f"{web}/api/prewarm", json={"urls": [cached]}, headers=headers,
+                            timeout=30)  # fmt: skip
+    assert prewarm.status_code == 503
+    assert "queue unavailable" in prewarm.json()["error"]
+    ready = requests.get(f"{web}/readyz", timeout=30)
+    assert ready.status_code == 503
+    assert "redis" in ready.json()["failing"]
+
+    with serving(redis_argv(redis_port), redis_port):  # Redis is back, same address
+        recovered = until_rendered(web, pages.url("/page/outage-after"))
+        assert recovered.headers["X-Ogshot-Cache"] in ("miss", "hit")
+        again = requests.post(f"{web}/api/prewarm", json={"urls": [cached]}, headers=headers,
+                              timeout=30)  # fmt: skip
+        assert again.status_code == 202
