@@ -1,9 +1,13 @@
-"""Redis outage against the real stack: hits keep coming, misses get the fallback, pre-warm
-answers 503, and everything recovers when Redis returns, without a restart."""
+"""Redis and storage outages against the real stack.
+
+Redis down: hits keep coming, misses get the fallback, pre-warm answers 503. Storage down:
+the fallback, never a 500, and renders retried with backoff. Both recover without a restart.
+"""
 
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +16,17 @@ from urllib.parse import quote_plus
 import pytest
 import requests
 
-from tests.helpers import PageServer, free_port, ogshot_env, require, serving, start, stop_process
+from shared.storage.s3 import make_s3_client
+from tests.helpers import (
+    PageServer,
+    free_port,
+    ogshot_env,
+    require,
+    serving,
+    start,
+    stop_process,
+    wait_for_port,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
 TOKEN = "outage-token-0123456789abcdef"
@@ -91,3 +105,65 @@ def test_redis_outage_and_recovery(
         again = requests.post(f"{web}/api/prewarm", json={"urls": [cached]}, headers=headers,
                               timeout=30)  # fmt: skip
         assert again.status_code == 202
+
+
+@pytest.fixture
+def s3_outage_stack(tmp_path: Path, redis_base: str) -> Iterator[tuple[str, int, Path, list]]:
+    """Web and a Chromium worker storing in an S3 server of their own (moto)."""
+    s3_port, web_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{s3_port}"
+    env = ogshot_env(
+        OGSHOT_REDIS_URL=f"{redis_base}/12",
+        OGSHOT_STORAGE_URL="s3://outage/images",
+        OGSHOT_S3_ENDPOINT_URL=endpoint,
+        OGSHOT_BROWSER="chromium",
+        OGSHOT_MISS_WAIT="20",
+        OGSHOT_WORKER_CONCURRENCY="1",
+    )
+    moto_argv = [require("moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)]
+    servers = [start(moto_argv)]
+    try:
+        wait_for_port("127.0.0.1", s3_port, proc=servers[0])
+        worker = start(["ogshot", "worker"], env, tmp_path / "worker.log")
+        try:
+            argv = ["ogshot", "web", "--bind", f"127.0.0.1:{web_port}", "--workers", "1"]
+            with serving(argv, web_port, env, tmp_path / "web.log"):
+                yield f"http://127.0.0.1:{web_port}", s3_port, tmp_path / "worker.log", servers
+        finally:
+            stop_process(worker)
+    finally:
+        for server in servers:
+            stop_process(server)
+
+
+def test_storage_outage_and_recovery(
+    s3_outage_stack: tuple[str, int, Path, list], pages: PageServer
+) -> None:
+    """While S3 is down requests get the fallback (never a 500) and renders are retried with
+    backoff; when it is back the image is rendered, without a restart."""
+    web, s3_port, worker_log, servers = s3_outage_stack
+    cached = pages.url("/page/s3-outage-cached")
+    assert until_rendered(web, cached).headers["X-Ogshot-Cache"] in ("miss", "hit")
+
+    slow = pages.url("/page/s3-outage-slow?delay=3")
+    waiting: list[requests.Response] = []
+    crawler = threading.Thread(target=lambda: waiting.append(image(web, slow)))
+    crawler.start()
+    until_loaded = time.monotonic() + 30
+    while not pages.count("/page/s3-outage-slow") and time.monotonic() < until_loaded:
+        time.sleep(0.1)
+    stop_process(servers[0])  # S3 goes away while the page renders
+    down = image(web, cached)
+    assert down.status_code == 200
+    assert down.headers["X-Ogshot-Cache"] == "fallback"
+    assert requests.get(f"{web}/readyz", timeout=30).json()["failing"].get("storage")
+    crawler.join()
+    assert waiting[0].status_code == 200
+    assert waiting[0].headers["X-Ogshot-Cache"] == "fallback"
+
+    # moto keeps nothing across a restart: the bucket comes back empty, made again here.
+    servers.append(start([require("moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)]))
+    wait_for_port("127.0.0.1", s3_port, proc=servers[-1])
+    make_s3_client(f"http://127.0.0.1:{s3_port}").create_bucket(Bucket="outage")
+    assert until_rendered(web, slow).headers["X-Ogshot-Cache"] in ("miss", "hit")
+    assert "Retry in" in worker_log.read_text()  # the failed upload was retried with backoff
