@@ -27,6 +27,7 @@ from worker.celery_app import app, config
 from worker.egress import EgressGuard
 from worker.engines import BrowserError, RenderFailed, make_engine
 from worker.heartbeat import Heartbeat
+from worker.reaper import mark_owner, reap_orphans
 from worker.render import render
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,9 @@ def state() -> WorkerState:
 
 @worker_process_init.connect
 def _warm_up(**_: Any) -> None:
+    mark_owner()
+    reap_orphans()  # a predecessor killed with SIGKILL left its browser behind
+
     # In a thread: Celery gives process init only a few seconds, a cold browser needs ~2.
     def warm() -> None:
         try:
