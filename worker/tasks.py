@@ -116,6 +116,18 @@ def _render_and_store(current: WorkerState, request: RenderRequest, key: str) ->
     return meta
 
 
+def _transient_failure(
+    jobs: JobStore, job_id: str, url: str, exc: Exception, last_try: bool
+) -> str:
+    """Record a failure worth retrying; return what waiting requests should hear (if any)."""
+    log.warning("render try failed task=%s url=%s: %s", job_id, url, exc)
+    jobs.mark(job_id, "failed" if last_try else "queued", error=str(exc))
+    if not last_try:
+        return ""  # a retry follows: waiting requests keep waiting for it
+    jobs.record_failure(job_id, url, str(exc))
+    return f"failed: {exc}"
+
+
 def _is_fresh(storage: Storage, key: str) -> bool:
     try:
         return storage.head(key).age() < config.cache_ttl
@@ -202,15 +214,13 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
         raise
     except TRANSIENT_ERRORS as exc:
         last_try = self.request.retries >= (self.max_retries or 0)
-        current.jobs.mark(job_id, "failed" if last_try else "queued", error=str(exc))
-        if last_try:
-            current.jobs.record_failure(job_id, request.url, str(exc))
-        log.warning("render try failed key=%s task=%s: %s", key, job_id, exc)
+        outcome = _transient_failure(current.jobs, job_id, request.url, exc, last_try)
         raise
     finally:
         current.heartbeat.doing("", "")
         current.flight.release(key, job_id)
-        current.flight.publish_done(key, outcome)
+        if outcome:
+            current.flight.publish_done(key, outcome)
     log.info(
         "render %s key=%s task=%s url=%s ms=%d",
         result["status"],
