@@ -3,6 +3,7 @@ is left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -91,3 +92,30 @@ def test_killed_worker_process_job_completes_once(
     assert pages.count(f"/page/{name}") == 2
     assert browser_processes(owner=victim) == []  # the new pool process reaped them
     pools.append(pool_process(worker))
+
+
+def test_killed_browser_is_replaced(
+    crash_stack: tuple[str, subprocess.Popen, list[int]], pages: PageServer
+) -> None:
+    """A browser killed between jobs is replaced: the next render retries with a fresh one and
+    the crawler gets its image; the worker process itself lives on."""
+    web, worker, pools = crash_stack
+    name = f"browser-{time.monotonic_ns()}"
+    first = requests.get(f"{web}/image/{quote_plus(pages.url('/page/' + name + '-a'))}.png",
+                         timeout=60)  # fmt: skip
+    assert first.headers["X-Ogshot-Cache"] in ("miss", "hit")
+    pool = pool_process(worker)
+    pools.append(pool)
+    old_browser = browser_processes(owner=pool)
+    assert old_browser
+    for pid in old_browser:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+    after = requests.get(f"{web}/image/{quote_plus(pages.url('/page/' + name + '-b'))}.png",
+                         timeout=90)  # fmt: skip
+    assert after.headers["X-Ogshot-Cache"] == "miss"
+    assert pool_process(worker) == pool
+    fresh = browser_processes(owner=pool)
+    assert fresh
+    assert not set(fresh) & set(old_browser)
