@@ -167,7 +167,7 @@ def _claim_when_free(flight: SingleFlight, key: str, job_id: str, limit: float) 
     retry_backoff=2,
     retry_backoff_max=30,
     retry_jitter=True,
-    max_retries=3,
+    max_retries=5,
 )
 def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
     """Render one page to storage unless a fresh image or another job already covers it.
