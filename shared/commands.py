@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ def web_argv(config: Config, bind: str, workers: int | None) -> list[str]:
         "--timeout", str(int(config.miss_wait) + 30),
         "--graceful-timeout", "10",
         "--access-logfile", "-",
+        "--config", "python:web.gunicorn_hooks",
     ]  # fmt: skip
     if workers:
         argv += ["--workers", str(workers)]
@@ -48,6 +50,18 @@ def worker_argv(config: Config, concurrency: int | None, loglevel: str) -> list[
         # Each pool process keeps a warm browser: --max-tasks-per-child would kill it.
         "--without-gossip",
     ]  # fmt: skip
+
+
+def metrics_environment(**overrides: str) -> dict[str, str]:
+    """The environment for processes about to start, with one fresh Prometheus directory.
+
+    prometheus_client adds up the values of every process that writes to the directory named
+    by PROMETHEUS_MULTIPROC_DIR, and picks multiprocess mode from it at import time.
+    """
+    env = child_environment(**overrides)
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ogshot-metrics-")
+    return env
 
 
 def _free_port() -> int:
@@ -105,10 +119,12 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     """Run web and worker together until interrupted (development, the README's command)."""
     _check_storage(config)
     with _redis_for(config) as redis_url:
-        env = child_environment(OGSHOT_REDIS_URL=redis_url)
+        # One metrics directory for both: the web's /metrics then shows the renders too.
+        env = metrics_environment(OGSHOT_REDIS_URL=redis_url)
         bind = f"{args.host}:{args.port or config.port}"
+        worker_env = {**env, "OGSHOT_WORKER_METRICS_PORT": "0"}
         procs = [
-            subprocess.Popen(worker_argv(config, args.concurrency, "INFO"), env=env),
+            subprocess.Popen(worker_argv(config, args.concurrency, "INFO"), env=worker_env),
             subprocess.Popen(web_argv(config, bind, 1), env=env),
         ]
         print(f"ogshot: serving on http://{bind}/", file=sys.stderr)
@@ -139,13 +155,14 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the web tier."""
     _check_storage(config)
     argv = web_argv(config, args.bind or f"0.0.0.0:{config.port}", args.workers)
-    os.execv(sys.executable, argv)
+    os.execve(sys.executable, argv, metrics_environment())
 
 
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:
     """Replace this process with a Celery render worker."""
     _check_storage(config)
-    os.execv(sys.executable, worker_argv(config, args.concurrency, args.loglevel))
+    os.execve(sys.executable, worker_argv(config, args.concurrency, args.loglevel),
+              metrics_environment())  # fmt: skip
 
 
 def cmd_render(config: Config, args: argparse.Namespace) -> int:

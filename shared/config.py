@@ -54,6 +54,7 @@ class Config:
     secret_key: str = field(repr=False)
     trusted_proxies: int
     log_format: str
+    worker_metrics_port: int
     signing_keys: tuple[str, ...] = field(repr=False)
     require_signature: bool
     allowed_ports: tuple[int, ...]
@@ -258,6 +259,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Reverse proxies in front of the web whose X-Forwarded-* headers are believed."),
     Setting("OGSHOT_LOG_FORMAT", "log_format", "text", _choice("text", "json"),
             "Log lines as plain text or as one JSON object each."),
+    Setting("OGSHOT_WORKER_METRICS_PORT", "worker_metrics_port", "9808", _number(int, 0, 65535),
+            "Port where a worker host serves its Prometheus metrics (0: none)."),
     Setting("OGSHOT_SIGNING_KEYS", "signing_keys", "", _tokens,
             "HMAC keys for signed image URLs; the first signs, all verify."),
     Setting("OGSHOT_REQUIRE_SIGNATURE", "require_signature", "auto", _flag,

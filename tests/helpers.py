@@ -229,6 +229,8 @@ class PageServer:
 
 # Settings under which ogshot renders the test pages served on 127.0.0.1.
 LOCAL_PAGES = {"OGSHOT_ALLOWED_HOSTS": "127.0.0.1", "OGSHOT_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32"}
+# Several workers run at once in the tests: none takes the fixed default metrics port.
+NO_WORKER_METRICS = {"OGSHOT_WORKER_METRICS_PORT": "0"}
 
 
 def local_app(
@@ -241,7 +243,7 @@ def local_app(
 
 def ogshot_env(**settings: str) -> dict[str, str]:
     """This environment plus LOCAL_PAGES plus ``settings``, for an ogshot subprocess."""
-    return {**os.environ, **LOCAL_PAGES, **settings}
+    return {**os.environ, **LOCAL_PAGES, **NO_WORKER_METRICS, **settings}
 
 
 def start(

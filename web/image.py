@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from shared.imaging import fallback_image
 from shared.jobs import MISS_QUEUE
 from shared.keys import CONTENT_TYPES, FORMATS, RenderRequest
+from shared.metrics import FALLBACKS, IMAGE_REQUESTS, MISS_WAITS
 from shared.ratelimit import RateLimited
 from shared.redisconn import QueueUnavailable
 from shared.signing import verify
@@ -71,6 +72,7 @@ def _serve(raw_url: str, fmt: str | None) -> Response:
     _check_signature(svc, raw_url, wanted)
     key = wanted.cache_key()
     response = _lookup(svc, wanted, key)
+    IMAGE_REQUESTS.labels(response.headers.get("X-Ogshot-Cache", "none")).inc()
     log.info(
         "%s %s key=%s cache=%s status=%d ms=%.1f",
         request.method,
@@ -210,6 +212,9 @@ def _wait_for_render(svc: Services, key: str, send: Callable[[str], None]) -> St
         job_id, queued = svc.flight.start(key, send)
         log.debug("waiting for key=%s job=%s queued=%s", key, job_id, queued)
         outcome = wait(svc.config.miss_wait)
+    MISS_WAITS.labels(
+        "timeout" if outcome is None else "image" if outcome == DONE_OK else "failed"
+    ).inc()
     if outcome is None:
         return "render pending"
     if outcome != DONE_OK:
@@ -218,6 +223,7 @@ def _wait_for_render(svc: Services, key: str, send: Callable[[str], None]) -> St
 
 
 def _fallback(svc: Services, wanted: RenderRequest, why: str) -> Response:
+    FALLBACKS.labels(why).inc()
     if svc.fallback_file is not None:
         data, content_type = svc.fallback_file
     else:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Response, jsonify, render_template
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-from web import services
+from shared.jobs import QUEUES
+from shared.metrics import exposition
+from shared.redisconn import QueueUnavailable
+from web import Services, services
 
 bp = Blueprint("pages", __name__)
 
@@ -41,6 +48,28 @@ def readyz() -> tuple[Response, int]:
 def _some_worker(workers: list[dict[str, str]]) -> None:
     if not workers:
         raise RuntimeError("no worker heard from in the last 30 seconds")
+
+
+class _QueueDepth(Collector):
+    """Jobs waiting per queue, read from Redis when Prometheus scrapes."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily("ogshot_queue_depth", "Render jobs waiting.", labels=["queue"])
+        with contextlib.suppress(QueueUnavailable):
+            for queue, length in self.svc.jobs.queue_lengths(QUEUES).items():
+                gauge.add_metric([queue], length)
+        yield gauge
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics of every process of this web, plus the queue depths."""
+    extra = CollectorRegistry(auto_describe=False)
+    extra.register(_QueueDepth(services()))
+    return Response(exposition(extra), mimetype=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/healthz")

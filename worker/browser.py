@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from shared.metrics import BROWSER_RESTARTS
 from worker.engines import Engine, RenderFailed, Shot
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,13 @@ class WarmBrowser:
                 raise
             self._renders += 1
             if self._renders >= self._max_renders:
-                self._discard(f"{self._renders} renders")
+                self._discard("max_renders")
             return shot
 
-    def _discard(self, why: str) -> None:
+    def _discard(self, reason: str) -> None:
         if self._engine is not None:
-            log.info("restarting %s browser after %s", self.name, why)
+            log.info("restarting %s browser: %s", self.name, reason)
+            BROWSER_RESTARTS.labels(self.name, reason).inc()
             self._engine.close()
             self._engine = None
             self.restarts += 1

@@ -1,9 +1,10 @@
 """The Celery application of the worker: built from the configuration, nothing else."""
 
+import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger
+from celery.signals import after_setup_logger, worker_init
 
 from shared.config import load_config
 from shared.jobs import celery_settings
@@ -26,3 +27,19 @@ def _log_format(logger: Any, **_: Any) -> None:
     # Celery sets up its handlers; ogshot only chooses their format (OGSHOT_LOG_FORMAT).
     for handler in logger.handlers:
         handler.setFormatter(formatter(config))
+
+
+@worker_init.connect
+def _metrics_server(**_: Any) -> None:
+    # In the main process: it adds up what every pool process recorded (multiprocess mode).
+    if config.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        from shared.metrics import registry
+
+        try:
+            start_http_server(config.worker_metrics_port, registry=registry())
+        except OSError as exc:  # rendering matters more than its metrics
+            logging.getLogger(__name__).error(
+                "no metrics on port %d: %s", config.worker_metrics_port, exc
+            )

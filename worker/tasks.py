@@ -18,6 +18,7 @@ from shared.index import ImageIndex
 from shared.jobs import PREWARM_QUEUE, RENDER_TASK, RenderResult
 from shared.jobstore import JobStore
 from shared.keys import InvalidOptions, RenderRequest, thumbnail_key
+from shared.metrics import RENDER_SECONDS, RENDERS
 from shared.redisconn import QueueUnavailable, connect
 from shared.singleflight import DONE_OK, SingleFlight
 from shared.storage import ImageMeta, Storage, StorageUnavailable, make_storage
@@ -156,6 +157,25 @@ def _claim_when_free(flight: SingleFlight, key: str, job_id: str, limit: float) 
             wait(min(left, 1.0))
 
 
+def _take_key(
+    task: Task, current: WorkerState, payload: dict[str, Any], key: str, job_id: str
+) -> str | None:
+    """Take the key's lock for this job; return why not ("busy", "requeued") if it cannot."""
+    if payload.get("prewarm"):
+        _wait_until_due(current.jobs, key, DEBOUNCE_WAIT_LIMIT)
+        if not _claim_when_free(current.flight, key, job_id, LOCK_WAIT_LIMIT):
+            # Still busy: go back to the queue rather than hold this process longer.
+            task.apply_async(args=[payload], task_id=job_id, queue=PREWARM_QUEUE)
+            return "requeued"
+        current.jobs.take_pending(key, job_id)
+        return None
+    if not current.flight.claim(key, job_id):
+        log.info("render skipped key=%s task=%s: another job holds the key", key, job_id)
+        current.jobs.mark(job_id, "done")
+        return "busy"
+    return None
+
+
 @app.task(
     name=RENDER_TASK,
     bind=True,
@@ -180,21 +200,14 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
     job_id = str(self.request.id)
     current = state()
     result = RenderResult(key=key, status="busy", engine=config.browser, render_ms=0, size=0)
-    if payload.get("prewarm"):
-        _wait_until_due(current.jobs, key, DEBOUNCE_WAIT_LIMIT)
-        if not _claim_when_free(current.flight, key, job_id, LOCK_WAIT_LIMIT):
-            # Still busy: go back to the queue rather than hold this process longer.
-            self.apply_async(args=[payload], task_id=job_id, queue=PREWARM_QUEUE)
-            result["status"] = "requeued"
-            return result
-        current.jobs.take_pending(key, job_id)
-    elif not current.flight.claim(key, job_id):
-        log.info("render skipped key=%s task=%s: another job holds the key", key, job_id)
-        current.jobs.mark(job_id, "done")
+    skipped = _take_key(self, current, payload, key, job_id)
+    if skipped:
+        result["status"] = skipped
         return result
     current.jobs.mark(job_id, "running")
     current.heartbeat.doing(job_id, request.url)
     outcome = "failed"
+    measured = "failed"  # the outcome label of the render metrics
     started = time.perf_counter()
     try:
         if not payload.get("force") and _is_fresh(current.storage, key):
@@ -206,6 +219,7 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
             result["size"] = meta.size
         current.jobs.mark(job_id, "done", render_ms=result["render_ms"])
         outcome = DONE_OK
+        measured = result["status"]
     except PERMANENT_ERRORS as exc:
         outcome = f"failed: {exc}"
         current.jobs.mark(job_id, "failed", error=str(exc))
@@ -215,8 +229,12 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
     except TRANSIENT_ERRORS as exc:
         last_try = self.request.retries >= (self.max_retries or 0)
         outcome = _transient_failure(current.jobs, job_id, request.url, exc, last_try)
+        measured = "failed" if last_try else "retry"
         raise
     finally:
+        elapsed = time.perf_counter() - started
+        RENDERS.labels(config.browser, measured).inc()
+        RENDER_SECONDS.labels(config.browser, measured).observe(elapsed)
         current.heartbeat.doing("", "")
         current.flight.release(key, job_id)
         if outcome:

@@ -37,6 +37,7 @@ class Stack:
     name: str
     web: str  # waits up to 20 s for a render
     impatient_web: str  # waits 0.5 s, to see the fallback; images go stale after 3 s
+    worker_metrics: str  # the worker's Prometheus endpoint
     redis_url: str
     storage: Storage
     pages: PageServer
@@ -98,6 +99,7 @@ def stack(
         require(binary)
     tmp = tmp_path_factory.mktemp(f"{engine}-{store}")
     db = 2 + STACKS.index(request.param)
+    metrics_port = free_port()
     redis_url = f"{redis_base}/{db}"
     env = {
         "OGSHOT_REDIS_URL": redis_url,
@@ -109,6 +111,7 @@ def stack(
         "OGSHOT_PREWARM_DEBOUNCE": "1",
         "OGSHOT_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "OGSHOT_MAX_PAGE_BYTES": "2000000",
+        "OGSHOT_WORKER_METRICS_PORT": str(metrics_port),
         "OGSHOT_SECRET_KEY": "e2e-secret-key-0123456789abcdef0123456789",
         "PYTHONUNBUFFERED": "1",
     }
@@ -127,6 +130,7 @@ def stack(
         name=f"{engine}-{store}",
         web=f"http://127.0.0.1:{ports[0]}",
         impatient_web=f"http://127.0.0.1:{ports[1]}",
+        worker_metrics=f"http://127.0.0.1:{metrics_port}/metrics",
         redis_url=redis_url,
         storage=storage,
         pages=pages,
