@@ -162,6 +162,10 @@ class PageServer:
                     left = int(path.split("/")[2])
                     target = f"/hops/{left - 1}" if left > 0 else "/page/after-hops"
                     self._answer(302, b"", {"Location": target})
+                elif path == "/endless":
+                    script = "<script>while (true) {}</script>"
+                    self._answer(200, PAGE.format(title="endless", bg="ff0000").replace(
+                        "<body>", "<body>" + script).encode())  # fmt: skip
                 elif path.startswith("/big/"):
                     megabytes = int(path.split("/")[2])
                     filler = "<!--" + "x" * (megabytes * 1024 * 1024) + "-->"

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 from shared.metrics import BROWSER_RESTARTS
-from worker.engines import Engine, RenderFailed, Shot
+from worker.engines import Engine, RenderFailed, RenderTimeout, Shot
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ class WarmBrowser:
             engine = self._get()
             try:
                 shot = engine.screenshot(url, width, height, scale)
+            except RenderTimeout:
+                # The page may still be running (an endless script): start afresh next time.
+                self._discard("timeout")
+                raise
             except RenderFailed:
                 raise  # the page's fault: the browser is fine
             except BaseException:

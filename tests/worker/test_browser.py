@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.browser import WarmBrowser
-from worker.engines import BrowserError, RenderFailed, Shot
+from worker.engines import BrowserError, RenderFailed, RenderTimeout, Shot
 
 
 class CountingEngine:
@@ -81,3 +81,13 @@ def test_page_failure_keeps_the_engine() -> None:
         browser.screenshot("bad", 1, 1, 1)
     assert browser.screenshot("ok", 1, 1, 1).png == b"0:ok"
     assert browser.restarts == 0
+
+
+def test_timeout_restarts_the_engine() -> None:
+    """After a page timed out the engine is replaced (the page may still be running)."""
+    factory = Factory({"slow": RenderTimeout("too slow")})
+    browser = WarmBrowser("counting", factory, max_renders=100)
+    with pytest.raises(RenderTimeout):
+        browser.screenshot("slow", 1, 1, 1)
+    assert factory.made[0].closed
+    assert browser.screenshot("ok", 1, 1, 1).png == b"1:ok"

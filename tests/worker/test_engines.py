@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import time
 from collections.abc import Iterator
 
 import pytest
 from PIL import Image
 
 from tests.helpers import PageServer, close_to, require
+from worker.browser import WarmBrowser
 from worker.engines import Engine, RenderFailed, make_engine
 
 pytestmark = pytest.mark.browser
@@ -85,3 +88,21 @@ def test_more_than_five_redirects_fail_the_render(engine: Engine, pages: PageSer
         engine.screenshot(pages.url("/hops/5"), 1200, 630, 1)  # six redirects
     shot = engine.screenshot(pages.url("/hops/4"), 1200, 630, 1)  # five
     assert shot.title == "/page/after-hops"
+
+
+@pytest.mark.parametrize("name", ["firefox", "chromium"])
+def test_endless_script_costs_at_most_the_time_limit(name: str, pages: PageServer) -> None:
+    """A page looping forever in JavaScript fails after the page-load limit, and the next
+    render (in a fresh browser) works."""
+    for binary in BINARIES[name]:
+        require(binary)
+    browser = WarmBrowser(name, functools.partial(make_engine, name, 3), 100)
+    try:
+        started = time.monotonic()
+        with pytest.raises(RenderFailed):
+            browser.screenshot(pages.url("/endless"), 800, 600, 1)
+        assert time.monotonic() - started < 30  # the 3 s limit, not forever
+        shot = browser.screenshot(pages.url("/page/after-endless"), 800, 600, 1)
+        assert shot.title == "/page/after-endless"
+    finally:
+        browser.close()
