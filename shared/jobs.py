@@ -25,7 +25,8 @@ class RenderResult(TypedDict):
 
     key: str
     # "rendered"; "fresh" (already cached); "busy" (another job holds the key);
-    # "requeued" (a pre-warm waiting for a running render of its key went back to the queue)
+    # "requeued" (a pre-warm waiting for a running render of its key went back to the queue);
+    # "abandoned" (delivered too often: its workers kept dying)
     status: str
     engine: str
     render_ms: int

@@ -21,6 +21,7 @@ JOB_PREFIX = "ogshot:job:"
 PENDING_PREFIX = "ogshot:prewarm:"
 DUE_PREFIX = "ogshot:due:"
 FAILURES = "ogshot:failures"
+DELIVERIES_PREFIX = "ogshot:deliveries:"
 WORKER_PREFIX = "ogshot:worker:"
 JOB_TTL = 24 * 3600
 KEEP_FAILURES = 50
@@ -109,6 +110,15 @@ class JobStore:
         """Mark the pending pre-warm of ``key`` as started, if it is ``job_id``."""
         with translated():
             self._take(keys=[PENDING_PREFIX + key, DUE_PREFIX + key], args=[job_id])
+
+    def count_delivery(self, job_id: str) -> int:
+        """Count one more delivery of a job (retries and redeliveries after a crash included)."""
+        with translated():
+            pipe = self.client.pipeline()
+            pipe.incr(DELIVERIES_PREFIX + job_id)
+            pipe.expire(DELIVERIES_PREFIX + job_id, JOB_TTL)
+            count, _ = pipe.execute()
+        return int(count)
 
     def record_failure(self, job_id: str, url: str, reason: str) -> None:
         """Remember a failed render among the most recent ones."""

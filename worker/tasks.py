@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Bounds on a pre-warm's waits before it renders; with the render they fit the soft limit.
 DEBOUNCE_WAIT_LIMIT = 10.0
+# Deliveries of one job (its retries included) before it is abandoned.
+MAX_DELIVERIES = 12
 LOCK_WAIT_LIMIT = 10.0
 # Worth another try later: the browser is replaced, a store or Redis may come back.
 TRANSIENT_ERRORS = (BrowserError, StorageUnavailable, QueueUnavailable)
@@ -160,7 +162,15 @@ def _claim_when_free(flight: SingleFlight, key: str, job_id: str, limit: float) 
 def _take_key(
     task: Task, current: WorkerState, payload: dict[str, Any], key: str, job_id: str
 ) -> str | None:
-    """Take the key's lock for this job; return why not ("busy", "requeued") if it cannot."""
+    """Take the key's lock for this job; return why not ("abandoned", "busy", "requeued")."""
+    deliveries = current.jobs.count_delivery(job_id)
+    if deliveries > MAX_DELIVERIES:
+        # A page that kills its worker every time would otherwise come back for ever.
+        reason = f"delivered {deliveries} times without finishing: given up"
+        current.jobs.mark(job_id, "failed", error=reason)
+        current.jobs.record_failure(job_id, str(payload["url"]), reason)
+        log.error("render abandoned key=%s task=%s: %s", key, job_id, reason)
+        return "abandoned"
     if payload.get("prewarm"):
         _wait_until_due(current.jobs, key, DEBOUNCE_WAIT_LIMIT)
         if not _claim_when_free(current.flight, key, job_id, LOCK_WAIT_LIMIT):

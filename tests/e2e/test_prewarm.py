@@ -249,3 +249,21 @@ def test_concurrent_prewarm_calls_make_one_job(stack: Stack) -> None:
     assert len(set(ids)) == 1
     stack.wait_job(ids[0])
     assert stack.pages.count(f"/page/{stack.name}-race") == 1
+
+
+def test_a_job_delivered_too_often_is_abandoned(stack: Stack) -> None:
+    """A job that keeps coming back (its workers died each time) is given up, with a reason,
+    instead of killing workers for ever."""
+    busy, busy_path = live_page(stack, "poison-busy", "ff0000", delay="2")
+    crawler = threading.Thread(target=lambda: requests.get(stack.image_url(busy), timeout=60))
+    crawler.start()
+    until(lambda: stack.pages.count(busy_path) == 1)  # the one worker process is busy
+    url = stack.page("poison")
+    job = stack.api("POST", "/api/prewarm", json={"urls": [url]}).json()["jobs"][0]
+    # As if it had been delivered 99 times already: it waits in the queue meanwhile.
+    redis.Redis.from_url(stack.redis_url).set(f"ogshot:deliveries:{job['id']}", 99)
+    crawler.join()
+    finished = stack.wait_job(job["id"])
+    assert finished["status"] == "failed"
+    assert "given up" in str(finished["error"])
+    assert stack.pages.count(f"/page/{stack.name}-poison") == 0
