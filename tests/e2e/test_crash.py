@@ -119,3 +119,30 @@ def test_killed_browser_is_replaced(
     fresh = browser_processes(owner=pool)
     assert fresh
     assert not set(fresh) & set(old_browser)
+
+
+def test_stopped_worker_finishes_its_job(
+    crash_stack: tuple[str, subprocess.Popen, list[int]], pages: PageServer
+) -> None:
+    """SIGTERM while rendering: the worker finishes the job, then exits with its browser."""
+    web, worker, pools = crash_stack
+    name = f"stop-{time.monotonic_ns()}"
+    requests.get(f"{web}/image/{quote_plus(pages.url('/page/' + name + '-warm'))}.png", timeout=60)
+    pools.append(pool_process(worker))
+    slow = pages.url(f"/page/{name}?delay=2")
+    answers: list[requests.Response] = []
+    crawler = threading.Thread(
+        target=lambda: answers.append(
+            requests.get(f"{web}/image/{quote_plus(slow)}.png", timeout=90)
+        )
+    )
+    crawler.start()
+    deadline = time.monotonic() + 30
+    while not pages.count(f"/page/{name}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(worker.pid, signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    crawler.join()
+    assert answers[0].headers["X-Ogshot-Cache"] == "miss"
+    assert pages.count(f"/page/{name}") == 1
+    assert browser_processes(owner=pools[-1]) == []
