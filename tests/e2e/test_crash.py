@@ -57,6 +57,24 @@ def pool_process(worker: subprocess.Popen) -> int:
     return pool[0]
 
 
+def crawl_while_loading(
+    web: str, pages: PageServer, name: str, delay: str
+) -> tuple[threading.Thread, list[requests.Response]]:
+    """Request the image of a slow page in the background; return once the page is loading."""
+    slow = pages.url(f"/page/{name}?delay={delay}")
+    answers: list[requests.Response] = []
+    crawler = threading.Thread(
+        target=lambda: answers.append(
+            requests.get(f"{web}/image/{quote_plus(slow)}.png", timeout=90)
+        )
+    )
+    crawler.start()
+    deadline = time.monotonic() + 30
+    while not pages.count(f"/page/{name}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return crawler, answers
+
+
 def test_killed_worker_process_job_completes_once(
     crash_stack: tuple[str, subprocess.Popen, list[int]], pages: PageServer
 ) -> None:
@@ -71,17 +89,7 @@ def test_killed_worker_process_job_completes_once(
     pools.append(victim)
     assert browser_processes(owner=victim)
 
-    slow = pages.url(f"/page/{name}?delay=3")
-    answers: list[requests.Response] = []
-    crawler = threading.Thread(
-        target=lambda: answers.append(
-            requests.get(f"{web}/image/{quote_plus(slow)}.png", timeout=90)
-        )
-    )
-    crawler.start()
-    deadline = time.monotonic() + 30
-    while not pages.count(f"/page/{name}") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    crawler, answers = crawl_while_loading(web, pages, name, delay="3")
     os.kill(victim, signal.SIGKILL)
     crawler.join()
 
@@ -129,17 +137,7 @@ def test_stopped_worker_finishes_its_job(
     name = f"stop-{time.monotonic_ns()}"
     requests.get(f"{web}/image/{quote_plus(pages.url('/page/' + name + '-warm'))}.png", timeout=60)
     pools.append(pool_process(worker))
-    slow = pages.url(f"/page/{name}?delay=2")
-    answers: list[requests.Response] = []
-    crawler = threading.Thread(
-        target=lambda: answers.append(
-            requests.get(f"{web}/image/{quote_plus(slow)}.png", timeout=90)
-        )
-    )
-    crawler.start()
-    deadline = time.monotonic() + 30
-    while not pages.count(f"/page/{name}") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    crawler, answers = crawl_while_loading(web, pages, name, delay="2")
     os.kill(worker.pid, signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
     crawler.join()
