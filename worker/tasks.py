@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 
 # Bounds on a pre-warm's waits before it renders; with the render they fit the soft limit.
 DEBOUNCE_WAIT_LIMIT = 10.0
-# Deliveries of one job (its retries included) before it is abandoned.
-MAX_DELIVERIES = 12
 LOCK_WAIT_LIMIT = 10.0
+# Deliveries of one job (its retries and requeues included) before it is abandoned.
+MAX_DELIVERIES = 12
 # Worth another try later: the browser is replaced, a store or Redis may come back.
 TRANSIENT_ERRORS = (BrowserError, StorageUnavailable, QueueUnavailable)
 # The job itself is bad: retrying cannot help.
@@ -71,12 +71,13 @@ def state() -> WorkerState:
     client = connect(config.redis_url)
     policy = UrlPolicy.from_config(config)
     egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
+    jobs = JobStore(client, config.prewarm_debounce)
     return WorkerState(
         storage=make_storage(config),
         flight=SingleFlight(client, config.lock_ttl),
-        jobs=JobStore(client, config.prewarm_debounce),
+        jobs=jobs,
         index=ImageIndex(client),
-        heartbeat=Heartbeat(JobStore(client, config.prewarm_debounce), config.browser),
+        heartbeat=Heartbeat(jobs, config.browser),
         policy=policy,
         egress=egress,
         browser=WarmBrowser(
