@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
 
 from shared.imaging import ImagingError, thumbnail
 from shared.index import ImageIndex
@@ -130,6 +130,13 @@ def _transient_failure(
         return ""  # a retry follows: waiting requests keep waiting for it
     jobs.record_failure(job_id, url, str(exc))
     return f"failed: {exc}"
+
+
+@worker_shutdown.connect
+def _reap_on_exit(**_: Any) -> None:
+    # In the main process, once the pool has stopped: a pool process stopped while its browser
+    # was still starting (or one that was killed) leaves a browser only this can catch.
+    reap_orphans()
 
 
 def _is_fresh(storage: Storage, key: str) -> bool:
