@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from shared.imaging import fallback_image
 from shared.jobs import MISS_QUEUE
@@ -74,10 +74,11 @@ def _serve(raw_url: str, fmt: str | None) -> Response:
     response = _lookup(svc, wanted, key)
     IMAGE_REQUESTS.labels(response.headers.get("X-Ogshot-Cache", "none")).inc()
     log.info(
-        "%s %s key=%s cache=%s status=%d ms=%.1f",
+        "%s %s key=%s task=%s cache=%s status=%d ms=%.1f",
         request.method,
         wanted.url,
         key,
+        g.get("job_id", "-"),
         response.headers.get("X-Ogshot-Cache", "-"),
         response.status_code,
         (time.perf_counter() - started) * 1000,
@@ -127,7 +128,7 @@ def _hit(
         # Stale: serve it anyway (never a blank for a crawler) and refresh it once.
         # Forced: a worker with a longer TTL than this web must still render it.
         try:
-            svc.flight.start(key, _sender(svc, wanted, force=True))
+            g.job_id = svc.flight.start(key, _sender(svc, wanted, force=True))[0]
         except (QueueUnavailable, RateLimited) as exc:
             log.warning("cannot queue refresh of key=%s: %s", key, exc)
         return _image(meta, data, "stale", STALE_MAX_AGE)
@@ -188,7 +189,7 @@ def _render_and_wait(svc: Services, wanted: RenderRequest, key: str) -> StoredIm
         if refusal:
             return refusal
         if not svc.waiters.acquire(blocking=False):
-            svc.flight.start(key, send)
+            g.job_id = svc.flight.start(key, send)[0]
             return "all waiting slots busy"
         try:
             return _wait_for_render(svc, key, send)
@@ -209,8 +210,8 @@ def _wait_for_render(svc: Services, key: str, send: Callable[[str], None]) -> St
             return svc.storage.get(key)
         except FileNotFoundError:
             pass
-        job_id, queued = svc.flight.start(key, send)
-        log.debug("waiting for key=%s job=%s queued=%s", key, job_id, queued)
+        g.job_id, queued = svc.flight.start(key, send)
+        log.debug("waiting for key=%s job=%s queued=%s", key, g.job_id, queued)
         outcome = wait(svc.config.miss_wait)
     MISS_WAITS.labels(
         "timeout" if outcome is None else "image" if outcome == DONE_OK else "failed"
