@@ -170,3 +170,46 @@ def test_storage_outage_and_recovery(
     assert waiting[0].headers["X-Ogshot-Cache"] == "miss"
     assert image(web, slow).headers["X-Ogshot-Cache"] == "hit"
     assert "Retry in" in worker_log.read_text()
+
+
+def test_queued_prewarms_survive_a_redis_restart(tmp_path: Path, pages: PageServer) -> None:
+    """Pre-warms accepted while no worker runs survive a Redis restart (append-only file): once
+    a worker starts, every URL ends with a current image."""
+    redis_port, web_port = free_port(), free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    aof_argv = [*redis_argv(redis_port)[:-2], "--appendonly", "yes", "--dir", str(data)]
+    env = ogshot_env(
+        OGSHOT_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        OGSHOT_STORAGE_URL=str(tmp_path / "images"),
+        OGSHOT_BROWSER="chromium",
+        OGSHOT_API_TOKENS=TOKEN,
+        OGSHOT_PREWARM_DEBOUNCE="0",
+    )
+    urls = [pages.url(f"/page/survivor-{i}") for i in range(5)]
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    web_argv = ["ogshot", "web", "--bind", f"127.0.0.1:{web_port}", "--workers", "1"]
+    web = f"http://127.0.0.1:{web_port}"
+    with serving(web_argv, web_port, env, tmp_path / "web.log"):
+        with serving(aof_argv, redis_port):
+            answer = requests.post(f"{web}/api/prewarm", json={"urls": urls}, headers=headers,
+                                   timeout=30)  # fmt: skip
+            assert answer.status_code == 202
+            jobs = [job["id"] for job in answer.json()["jobs"]]
+        # Redis stopped (its queue written to the append-only file) and starts again.
+        with serving(aof_argv, redis_port):
+            worker = start(["ogshot", "worker"], env, tmp_path / "worker.log")
+            try:
+                for job_id in jobs:
+                    deadline = time.monotonic() + 90
+                    while True:
+                        job = requests.get(f"{web}/api/jobs/{job_id}", headers=headers,
+                                           timeout=30).json()  # fmt: skip
+                        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+                            break
+                        time.sleep(0.3)
+                    assert job["status"] == "done", job
+                for url in urls:
+                    assert image(web, url).headers["X-Ogshot-Cache"] == "hit"
+            finally:
+                stop_process(worker)
