@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
 
 import redis
 
@@ -184,8 +183,3 @@ class ImageIndex:
             self.add(key, meta)
             count += 1
         return count
-
-
-def entry_fields(entry: Entry) -> dict[str, Any]:
-    """Plain fields of an entry, for templates."""
-    return {"key": entry.key, "host": entry.host, **dataclasses.asdict(entry.meta)}

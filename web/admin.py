@@ -33,10 +33,9 @@ from shared.index import BY
 from shared.jobs import QUEUES
 from shared.keys import RenderRequest, thumbnail_key
 from shared.redisconn import QueueUnavailable, translated
-from shared.site import og_image_url
-from shared.storage import StorageUnavailable
+from shared.storage import ImageMeta, StorageUnavailable
 from web import services
-from web.prewarm import prewarm_one
+from web.prewarm import image_url, prewarm_one
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
@@ -207,15 +206,9 @@ def detail(key: str) -> str:
     entry = services().index.get(_valid_key(key))
     if entry is None:
         abort(404)
-    meta = entry.meta
-    public_url = og_image_url(
-        request.host_url, meta.url, width=meta.width if meta.width != 1200 else None,
-        height=meta.height if meta.height != 630 else None,
-        scale=meta.scale if meta.scale != 1 else None, format=meta.format,
-    )  # fmt: skip
     return render_template(
-        "admin/detail.html", entry=entry, meta=meta, public_url=public_url,
-        ttl=services().config.cache_ttl,
+        "admin/detail.html", entry=entry, meta=entry.meta,
+        public_url=image_url(_request_of(entry.meta)), ttl=services().config.cache_ttl,
     )  # fmt: skip
 
 
@@ -235,15 +228,17 @@ def file(key: str) -> Response:
     return response
 
 
-def _rerender(key: str) -> None:
-    entry = services().index.get(key)
-    if entry is None:
-        return
-    meta = entry.meta
-    wanted = RenderRequest.build(
+def _request_of(meta: ImageMeta) -> RenderRequest:
+    """The request that rendered a stored image."""
+    return RenderRequest.build(
         meta.url, width=meta.width, height=meta.height, scale=meta.scale, format=meta.format
     )
-    prewarm_one(services(), wanted)
+
+
+def _rerender(key: str) -> None:
+    entry = services().index.get(key)
+    if entry is not None:
+        prewarm_one(services(), _request_of(entry.meta))
 
 
 def _delete(key: str) -> None:
