@@ -57,17 +57,15 @@ def screenshot(size: tuple[int, int], scale: int) -> Image.Image:
     return Image.open(io.BytesIO(png)).convert("RGB")
 
 
-def main() -> None:
-    """Print one Markdown table per size."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
+def tables(runs: int) -> list[str]:
+    """One Markdown table per size: median time and bytes per setting, against the baseline."""
+    lines = []
     for label, scale in (("1200x630", 1), ("2400x1260", 2)):
         image = screenshot((1200, 630), scale)
         rows = []
         for name, (fmt, options) in SETTINGS.items():
             samples, size = [], 0
-            for _ in range(args.runs):
+            for _ in range(runs):
                 out = io.BytesIO()
                 started = time.perf_counter()
                 image.save(out, fmt, **options)
@@ -75,11 +73,18 @@ def main() -> None:
                 size = len(out.getvalue())
             rows.append((name, statistics.median(samples), size))
         base_ms, base_bytes = rows[0][1], rows[0][2]
-        print(f"\n{label}\n\n| setting | median ms | KiB | x baseline time | x baseline bytes |")
-        print("| --- | ---: | ---: | ---: | ---: |")
-        for name, ms, size in rows:
-            print(f"| {name} | {ms:.1f} | {size / 1024:.0f} | {ms / base_ms:.2f} | "
-                  f"{size / base_bytes:.2f} |")  # fmt: skip
+        lines += ["", label, "", "| setting | median ms | KiB | x baseline time | x baseline bytes |",
+                  "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+        lines += [f"| {name} | {ms:.1f} | {size / 1024:.0f} | {ms / base_ms:.2f} | "
+                  f"{size / base_bytes:.2f} |" for name, ms, size in rows]  # fmt: skip
+    return lines
+
+
+def main() -> None:
+    """Print the tables."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    print("\n".join(tables(parser.parse_args().runs)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,287 @@
+"""The speed benchmarks (not tests): each figure beside a floor measured in the same run.
+
+    .venv/bin/python -m bench [--only hit,miss,stampede,scale,memory,encoding]
+                              [--engines firefox,chromium] [--quick]
+
+Starts everything it needs (Redis, a page server, moto's S3 server, ``ogshot web`` under
+gunicorn, ``ogshot worker``), drives it with wrk and paced HTTP requests, and prints Markdown
+tables for docs/benchmarks.md. ``--quick`` shrinks every size to check that the harness works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from bench import encoding
+from bench.load import PacedResult, WrkResult, paced, percentile, tree_pss_mb, wrk
+from bench.stack import Bench, fetch, fetch_all, image_url, sample_png
+from shared.config import load_config
+from shared.keys import RenderRequest
+from shared.storage import make_storage
+from worker.engines import make_engine
+
+SECTIONS = ("hit", "miss", "stampede", "scale", "memory", "encoding")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each section does."""
+
+    hit_seconds: float = 10
+    misses: int = 10
+    stampede_requests: int = 600
+    stampede_urls: int = 50
+    stampede_seconds: float = 20
+    scale_renders: int = 24
+    memory_renders: int = 500
+    memory_step: int = 50
+    encoding_runs: int = 10
+
+
+QUICK = Sizes(hit_seconds=1, misses=2, stampede_requests=20, stampede_urls=4,
+              stampede_seconds=2, scale_renders=2, memory_renders=4, memory_step=2,
+              encoding_runs=1)  # fmt: skip
+
+
+def table(title: str, header: list[str], rows: list[list[object]]) -> list[str]:
+    """A Markdown table under a title line."""
+
+    def cell(value: object) -> str:
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    lines = ["", f"### {title}", "", "| " + " | ".join(header) + " |",
+             "| --- |" + " ---: |" * (len(header) - 1)]  # fmt: skip
+    return lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+
+
+def hit(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
+    """A cached image at concurrency 32, each store, against a bare Flask route."""
+    data = sample_png()
+    image_file = bench.tmp / "hit.png"
+    image_file.write_bytes(data)
+    rows = []
+    baseline = None
+    for name, store in (("bare Flask route (baseline)", None), ("ogshot, filesystem", "fs"),
+                        ("ogshot, S3 (moto)", "s3")):  # fmt: skip
+        env = bench.env(store or "fs", OGSHOT_BENCH_IMAGE=str(image_file))
+        page = bench.cached(env, data, f"hit-{uuid.uuid4().hex}")
+        with bench.web(env, "bench.baseline:app" if store is None else "web.wsgi:app") as web:
+            url = image_url(web, page)
+            warm = requests.get(url, timeout=30)  # warm: imports, connections
+            if warm.content != data:
+                raise RuntimeError(f"{name} did not answer with the cached image")
+            result = wrk(url, connections=32, seconds=sizes.hit_seconds)
+        baseline = baseline or result
+        rows.append([name, round(result.rate), result.p50, result.p99,
+                     result.bad + result.errors, result.rate / baseline.rate])  # fmt: skip
+    return table(
+        f"Hit path: one cached {len(data) // 1024} KiB PNG, wrk, 32 connections, "
+        f"{sizes.hit_seconds:g} s each",
+        ["server", "req/s", "p50 ms", "p99 ms", "errors", "x baseline req/s"],
+        rows,
+    )
+
+
+def miss(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
+    """Request to image for a warm worker, against the same engine screenshotting directly."""
+    rows = []
+    for engine in engines:
+        env = bench.env("fs", OGSHOT_BROWSER=engine, OGSHOT_MISS_WAIT="30")
+        floor = make_engine(engine, 15)
+        try:
+            with bench.web(env) as web, bench.worker(env, web, 1):
+                floor.screenshot(bench.pages.url("/page/floor-warm"), 1200, 630, 1)
+                floor_ms, ogshot_ms = [], []
+                # Interleaved, so a slow spell of the machine hits both alike.
+                for i in range(sizes.misses):
+                    page = bench.pages.url(f"/page/floor-{engine}-{i}-{uuid.uuid4().hex}")
+                    floor_ms.append(_timed(floor.screenshot, page, 1200, 630, 1))
+                    page = bench.pages.url(f"/page/miss-{engine}-{i}-{uuid.uuid4().hex}")
+                    ogshot_ms.append(_timed(_expect_miss, web, page))
+        finally:
+            floor.close()
+        low, high = statistics.median(floor_ms), statistics.median(ogshot_ms)
+        rows.append([engine, low, high, high / low, percentile(ogshot_ms, 90)])
+    return table(
+        f"Miss path: request to 1200x630 PNG for a warm worker, median of {sizes.misses}",
+        ["engine", "browser floor ms", "ogshot ms", "x floor", "ogshot p90 ms"],
+        rows,
+    )
+
+
+def _timed(call: Callable[..., object], *args: object) -> float:
+    started = time.perf_counter()
+    call(*args)
+    return (time.perf_counter() - started) * 1000
+
+
+def _expect_miss(web: str, page: str) -> None:
+    outcome = fetch(web, page).headers.get("X-Ogshot-Cache")
+    if outcome != "miss":
+        raise RuntimeError(f"expected a rendered miss, got {outcome}")
+
+
+def stampede(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
+    """A burst of uncached URLs with the default settings, while hits keep coming."""
+    env = bench.env("fs")  # the defaults: firefox, 2 worker processes, 4 s miss wait
+    hit_page = bench.cached(env, sample_png(), f"stampede-hit-{uuid.uuid4().hex}")
+    run = uuid.uuid4().hex[:8]
+    paths = [f"/page/stampede-{run}-{i}" for i in range(sizes.stampede_urls)]
+    seconds = sizes.stampede_seconds
+    with bench.web(env) as web, bench.worker(env, web, 2):
+        hits = image_url(web, hit_page)
+
+        def steady() -> WrkResult:
+            return wrk(hits, connections=4, threads=1, seconds=seconds, delay_ms=20)
+
+        quiet = steady()
+        order = [paths[i % len(paths)] for i in range(sizes.stampede_requests)]
+        random.Random(7).shuffle(order)
+        burst: list[PacedResult] = []
+        runner = threading.Thread(target=lambda: burst.append(
+            paced([image_url(web, bench.pages.url(p)) for p in order], seconds)))  # fmt: skip
+        runner.start()
+        loud = steady()
+        runner.join()
+        stored = _wait_stored(env, [bench.pages.url(p) for p in paths], timeout=180)
+    loads = sum(bench.pages.count(p) for p in paths)
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(burst[0].outcomes.items()))
+    return table(
+        f"Stampede: {sizes.stampede_requests} requests in {seconds:g} s over "
+        f"{sizes.stampede_urls} uncached URLs, defaults (2 Firefox workers, 4 s wait), "
+        "with a steady stream of hits (wrk, 4 connections, 20 ms apart)",
+        ["figure", "value", "target"],
+        [
+            ["page loads at the origin", loads, f"<= {sizes.stampede_urls}"],
+            ["images stored afterwards", stored, sizes.stampede_urls],
+            ["5xx or no answer (burst)", burst[0].server_errors, 0],
+            ["non-2xx/3xx (hits)", quiet.bad + loud.bad + quiet.errors + loud.errors, 0],
+            ["burst answers", outcomes, ""],
+            ["hit p99 ms, quiet", quiet.p99, ""],
+            ["hit p99 ms, during the burst", loud.p99, ""],
+            ["x quiet", loud.p99 / quiet.p99, "<= 2"],
+        ],
+    )
+
+
+def _wait_stored(env: dict[str, str], pages: list[str], timeout: float) -> int:
+    """Wait until every page has an image; return how many have one."""
+    store = make_storage(load_config(env))
+    keys = [RenderRequest.build(page).cache_key() for page in pages]
+    deadline = time.monotonic() + timeout
+    while True:
+        found = 0
+        for key in keys:
+            try:
+                store.head(key)
+                found += 1
+            except FileNotFoundError:
+                pass
+        if found == len(keys) or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
+
+
+def scale(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
+    """Renders per second with 1 and 2 worker processes, per engine."""
+    rows = []
+    for engine in engines:
+        rates = []
+        for processes in (1, 2):
+            env = bench.env("fs", OGSHOT_BROWSER=engine, OGSHOT_MISS_WAIT="60",
+                            OGSHOT_MAX_WAITING="64")  # fmt: skip
+            pages = [bench.pages.url(f"/page/scale-{uuid.uuid4().hex}")
+                     for _ in range(sizes.scale_renders)]  # fmt: skip
+            with bench.web(env) as web, bench.worker(env, web, processes):
+                seconds = _timed(fetch_all, web, pages) / 1000
+            rates.append(sizes.scale_renders / seconds)
+        rows.append([engine, rates[0], rates[1], rates[1] / rates[0]])
+    return table(
+        f"Scale: {sizes.scale_renders} renders requested at once",
+        ["engine", "renders/s, 1 process", "renders/s, 2 processes", "x 1 process"],
+        rows,
+    )
+
+
+def memory(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
+    """Memory (PSS) of a worker and its browser over many renders."""
+    rows = []
+    for engine in engines:
+        env = bench.env("fs", OGSHOT_BROWSER=engine, OGSHOT_MISS_WAIT="60")
+        samples = []
+        with bench.web(env) as web, bench.worker(env, web, 1) as pid:
+            for _ in range(0, sizes.memory_renders, sizes.memory_step):
+                pages = [bench.pages.url(f"/page/memory-{uuid.uuid4().hex}")
+                         for _ in range(sizes.memory_step)]  # fmt: skip
+                fetch_all(web, pages, parallel=4, timeout=120)
+                samples.append(tree_pss_mb(pid))
+        warm, peak, last = samples[0], max(samples), samples[-1]
+        rows.append([engine, round(warm), round(peak), round(last), peak / warm, last / warm])
+    return table(
+        f"Memory: PSS of a worker (1 process) with its browser over {sizes.memory_renders} "
+        f"renders, sampled every {sizes.memory_step}",
+        ["engine", f"MiB after {sizes.memory_step}", "MiB peak", "MiB at end", "x peak", "x end"],
+        rows,
+    )
+
+
+def encoding_tables(_bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
+    """Encoding time and bytes per setting (bench/encoding.py)."""
+    return ["", "### Encoding a real screenshot (Pillow), median of "
+            f"{sizes.encoding_runs}", *encoding.tables(sizes.encoding_runs)]  # fmt: skip
+
+
+RUNNERS: dict[str, Callable[[Bench, Sizes, list[str]], list[str]]] = {
+    "hit": hit, "miss": miss, "stampede": stampede, "scale": scale, "memory": memory,
+    "encoding": encoding_tables,
+}  # fmt: skip
+
+
+def machine() -> str:
+    """One line on where and when the figures were taken."""
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.machine())  # fmt: skip
+    return (f"{datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} x {cpu}, "
+            f"{platform.platform(terse=True)}, Python {platform.python_version()}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the chosen sections and print their tables."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument("--engines", default="firefox,chromium")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the harness")
+    args = parser.parse_args(argv)
+    sections = [s for s in args.only.split(",") if s]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    sizes = QUICK if args.quick else Sizes()
+    engines = [e for e in args.engines.split(",") if e]
+    print(f"Measured {machine()}")
+    with tempfile.TemporaryDirectory(prefix="ogshot-bench-") as tmp, Bench(Path(tmp)) as bench:
+        for section in sections:
+            started = time.monotonic()
+            lines = RUNNERS[section](bench, sizes, engines)
+            print(
+                "\n".join(lines), f"\n({section}: {time.monotonic() - started:.0f} s)", flush=True
+            )
+
+
+if __name__ == "__main__":
+    main()

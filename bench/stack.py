@@ -1,0 +1,149 @@
+"""Real processes for the benchmarks: Redis, a page server, S3, ``ogshot web`` and a worker.
+
+The test suite's process helpers (``tests.helpers``) are reused: the benchmarks run the same
+servers the end-to-end tests trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import requests
+from PIL import Image
+
+from shared.commands import web_argv
+from shared.config import load_config
+from shared.imaging import encode
+from shared.keys import RenderRequest
+from shared.storage import ImageMeta, make_storage
+from tests.helpers import (
+    PageServer,
+    free_port,
+    ogshot_env,
+    redis_server,
+    s3_server,
+    serving,
+    start,
+    stop_process,
+)
+
+# The console script of the Python running the benchmark (its venv need not be on PATH).
+OGSHOT = str(Path(sys.executable).with_name("ogshot"))
+# One load generator is one client on one host: lift the abuse limits that would otherwise
+# (rightly) turn most of its misses into fallbacks.
+UNLIMITED = {
+    "OGSHOT_CLIENT_MISSES_PER_MINUTE": "1000000",
+    "OGSHOT_HOST_RENDERS_PER_MINUTE": "1000000",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def sample_png() -> bytes:
+    """A 1200x630 PNG about the size of a real screenshot (text-like bands and a photo)."""
+    image = Image.linear_gradient("L").resize((1200, 630)).convert("RGB")
+    photo = Image.effect_noise((420, 280), 64).convert("RGB")
+    image.paste(photo, (720, 300))
+    return encode(image, "png")
+
+
+class Bench(contextlib.ExitStack):
+    """The shared servers of one benchmark run, and the processes started on top of them."""
+
+    def __init__(self, tmp: Path) -> None:
+        super().__init__()
+        self.tmp = tmp
+        self.pages = PageServer()
+        self.callback(self.pages.close)
+        self.redis_base = self.enter_context(redis_server())
+        self._s3: str | None = None
+        self._databases = iter(range(1, 16))
+
+    def s3_endpoint(self) -> str:
+        """Start moto's S3 server on first use."""
+        if self._s3 is None:
+            # moto takes any credentials; boto3 (here and in the children) insists on some.
+            for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
+                                ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+                os.environ.setdefault(name, value)
+            self._s3 = self.enter_context(s3_server())
+        return self._s3
+
+    def env(self, store: str, **settings: str) -> dict[str, str]:
+        """The environment of one ogshot deployment: its own Redis database and store."""
+        env = {"OGSHOT_REDIS_URL": f"{self.redis_base}/{next(self._databases)}", **UNLIMITED}
+        if store == "s3":
+            bucket = f"bench-{uuid.uuid4().hex[:12]}"
+            env |= {"OGSHOT_STORAGE_URL": f"s3://{bucket}/og",
+                    "OGSHOT_S3_ENDPOINT_URL": self.s3_endpoint()}  # fmt: skip
+        else:
+            env["OGSHOT_STORAGE_URL"] = str(self.tmp / f"images-{uuid.uuid4().hex[:8]}")
+        return ogshot_env(**env, **settings)
+
+    def cached(self, env: dict[str, str], data: bytes, name: str) -> str:
+        """Store ``data`` as the image of a page; return the page URL (a hit from now on)."""
+        url = self.pages.url(f"/page/{name}")
+        request = RenderRequest.build(url)
+        store = make_storage(load_config(env))
+        store.put(request.cache_key(), data, ImageMeta.describe(request, data, engine="bench",
+                                                                render_ms=0))  # fmt: skip
+        return url
+
+    @contextlib.contextmanager
+    def web(self, env: dict[str, str], app: str = "web.wsgi:app") -> Iterator[str]:
+        """Serve ``app`` with the gunicorn command line of ``ogshot web``; yield its base URL."""
+        port = free_port()
+        argv = [OGSHOT, "web", "--bind", f"127.0.0.1:{port}"]
+        if app != "web.wsgi:app":
+            argv = web_argv(load_config(env), f"127.0.0.1:{port}", None)
+            argv[argv.index("web.wsgi:app")] = app
+        log = self.tmp / f"web-{port}.log"
+        with serving(argv, port, env, log):
+            yield f"http://127.0.0.1:{port}"
+
+    @contextlib.contextmanager
+    def worker(self, env: dict[str, str], web: str, concurrency: int) -> Iterator[int]:
+        """Run ``ogshot worker``; yield its pid once each pool process has rendered once."""
+        log = self.tmp / f"worker-{uuid.uuid4().hex[:8]}.log"
+        argv = [OGSHOT, "worker", "--concurrency", str(concurrency)]
+        proc = start(argv, env, log)
+        try:
+            warm = [
+                self.pages.url(f"/page/warm-{uuid.uuid4().hex}") for _ in range(concurrency * 2)
+            ]
+            fetch_all(web, warm, timeout=120)
+            yield proc.pid
+        finally:
+            stop_process(proc)
+
+
+def image_url(web: str, page_url: str) -> str:
+    """The og:image URL of a page."""
+    return f"{web}/image/{quote_plus(page_url)}.png"
+
+
+def fetch(web: str, page_url: str, timeout: float = 60) -> requests.Response:
+    """GET a page's image until it is a real image (not the fallback), up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = requests.get(image_url(web, page_url), timeout=timeout)
+        if response.headers.get("X-Ogshot-Cache") in ("hit", "miss", "stale"):
+            return response
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no image of {page_url} after {timeout}s")
+        time.sleep(0.2)
+
+
+def fetch_all(web: str, page_urls: list[str], parallel: int = 0, timeout: float = 60) -> None:
+    """Fetch every page's image, ``parallel`` at a time (default: all at once)."""
+    with ThreadPoolExecutor(parallel or max(1, len(page_urls))) as pool:
+        for response in pool.map(lambda url: fetch(web, url, timeout), page_urls):
+            Image.open(io.BytesIO(response.content)).verify()
