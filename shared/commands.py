@@ -32,7 +32,7 @@ def web_argv(config: Config, bind: str, workers: int | None) -> list[str]:
         # A request never takes longer than the miss wait plus storage time.
         "--timeout", str(int(config.miss_wait) + 30),
         "--graceful-timeout", "10",
-        "--access-logfile", "-",
+        # No gunicorn access log: the app writes one line per request (web/access.py).
         "--config", "python:web.gunicorn_hooks",
     ]  # fmt: skip
     if workers:

@@ -55,7 +55,7 @@ def create_app(
     limits: RateLimits | None = None,
 ) -> Flask:
     """Build the Flask app; tests may pass their own storage, single-flight, sender, limits."""
-    from web import admin, api, errors, image, pages
+    from web import access, admin, api, errors, image, pages
 
     app = Flask(__name__)
     if config.trusted_proxies:
@@ -87,6 +87,7 @@ def create_app(
     app.register_blueprint(api.bp)
     admin.install(app, config)
     errors.register(app)
+    access.install(app)
     return app
 
 

@@ -121,15 +121,16 @@ class Storage(Protocol):
 def make_storage(config: Config) -> Storage:
     """Build the backend named by ``OGSHOT_STORAGE_URL``, creating an S3 bucket if needed."""
     parts = urlsplit(config.storage_url)
+    hot_bytes = config.memory_cache_mb * 1024 * 1024
     if parts.scheme == "s3":
         from shared.storage.s3 import S3Storage, make_s3_client
 
         store = S3Storage(
-            make_s3_client(config.s3_endpoint_url), parts.netloc, parts.path.strip("/")
+            make_s3_client(config.s3_endpoint_url), parts.netloc, parts.path.strip("/"), hot_bytes
         )
         store.ensure_bucket()
         return store
     from shared.storage.fs import FilesystemStorage
 
     path = parts.path if parts.scheme == "file" else config.storage_url
-    return FilesystemStorage(path)
+    return FilesystemStorage(path, hot_bytes)

@@ -15,6 +15,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.storage import ImageMeta, StorageUnavailable, StoredImage
+from shared.storage.hot import HotCache
 
 _META = "ogshot"
 # S3 caps user metadata at 2 KiB; leave room for the header name and MinIO's own.
@@ -50,19 +51,41 @@ class S3Storage:
 
     name = "s3"
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+    def __init__(self, client: Any, bucket: str, prefix: str = "", hot_bytes: int = 0) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self._hot = HotCache(hot_bytes) if hot_bytes else None
 
     def get(self, key: str) -> StoredImage:
-        """Return the image and its metadata from one GET."""
+        """Return the image and its metadata from one GET (conditional if it is in memory)."""
+        etag = self._hot.version(key) if self._hot is not None else None
+        condition = {"IfNoneMatch": etag} if etag else {}
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key,
+                                              **condition)  # fmt: skip
             data = response["Body"].read()
         except (ClientError, BotoCoreError) as exc:
+            cached = self._unchanged(exc, key, etag)
+            if cached is not None:
+                return cached
             raise _translate(exc, key) from exc
-        return StoredImage(self._meta(response, key), data)
+        image = StoredImage(self._meta(response, key), data)
+        if self._hot is not None:
+            self._hot.put(key, response.get("ETag"), image)
+        return image
+
+    def _unchanged(self, exc: Exception, key: str, etag: object) -> StoredImage | None:
+        """The image in memory, if ``exc`` is S3's 304 for its ETag."""
+        if self._hot is None or not isinstance(exc, ClientError):
+            return None
+        if str(exc.response.get("Error", {}).get("Code", "")) != "304":
+            return None
+        cached = self._hot.get(key, etag)
+        if cached is None:  # evicted meanwhile by another thread: read it whole
+            self._hot.discard(key)
+            return self.get(key)
+        return cached
 
     def head(self, key: str) -> ImageMeta:
         """Return the metadata from a HEAD request."""
@@ -99,6 +122,8 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         """Delete the object; S3 treats a missing key as success."""
+        if self._hot is not None:
+            self._hot.discard(key)
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
         except (ClientError, BotoCoreError) as exc:

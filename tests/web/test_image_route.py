@@ -322,11 +322,13 @@ def test_request_log_line_names_key_task_and_duration(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Each image request logs one line with the cache key, the render task's id and the time."""
-    caplog.set_level("INFO", logger="web.image")
+    caplog.set_level("INFO", logger="web.access")
     make_app(redis_url).test_client().get(image_path(PAGE))
     raw = redis.Redis.from_url(redis_url).lrange(MISS_QUEUE, 0, -1)[0]
     task_id = json.loads(raw)["headers"]["id"]
-    lines = [r.getMessage() for r in caplog.records if r.name == "web.image"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "web.access"]
     key = RenderRequest.build(PAGE).cache_key()
-    assert any(f"key={key} task={task_id} cache=fallback" in line and " ms=" in line
-               for line in lines), lines  # fmt: skip
+    assert lines == [
+        f"GET {PAGE} key={key} task={task_id} cache=fallback status=200 ms="
+        + lines[0].rsplit("=", 1)[1]
+    ], lines
