@@ -35,6 +35,7 @@ class Config:
 
     redis_url: str = field(repr=False)
     storage_url: str
+    memory_cache_mb: int
     s3_endpoint_url: str | None
     allowed_hosts: tuple[str, ...]
     allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
@@ -221,6 +222,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Redis for the queue, locks and job results."),
     Setting("OGSHOT_STORAGE_URL", "storage_url", "./var/images", _storage,
             "Filesystem path, file:// URL or s3://bucket[/prefix]."),
+    Setting("OGSHOT_MEMORY_CACHE_MB", "memory_cache_mb", "64", _number(int, 0, 100_000),
+            "MiB of recent images each process keeps in memory, checked with storage on each use."),
     Setting("OGSHOT_S3_ENDPOINT_URL", "s3_endpoint_url", None, str,
             "Endpoint of an S3-compatible server (MinIO...); unset for AWS."),
     Setting("OGSHOT_ALLOWED_HOSTS", "allowed_hosts", None, _hosts,

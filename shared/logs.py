@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import time
 
 from shared.config import Config
@@ -34,10 +37,32 @@ def formatter(config: Config) -> logging.Formatter:
     return JsonFormatter() if config.log_format == "json" else logging.Formatter(TEXT_FORMAT)
 
 
-def setup_logging(config: Config, level: int = logging.INFO) -> None:
-    """Send INFO and above to stderr in the configured format (replacing other handlers)."""
-    handler = logging.StreamHandler()
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Queues the record itself: the writer thread formats it (the stock handler formats and
+    copies each record in the request thread, which is what queueing was to spare)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """Hand the record over as it is; ogshot logs no mutable arguments."""
+        return record
+
+
+def setup_logging(config: Config, level: int = logging.INFO, *, background: bool = False) -> None:
+    """Send INFO and above to stderr in the configured format (replacing other handlers).
+
+    ``background``: request threads only queue their records and one thread writes them.
+    With a shared stream lock, 32 threads that each write a line per request queue up
+    behind whichever holds the lock while it waits for the GIL; in the web tier that halved
+    the hit rate (docs/benchmarks.md). Only for a process that will not fork afterwards: a
+    forked child would inherit the queue but not its writer thread.
+    """
+    handler: logging.Handler = logging.StreamHandler()
     handler.setFormatter(formatter(config))
+    if background:
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        listener = logging.handlers.QueueListener(records, handler)
+        listener.start()
+        atexit.register(listener.stop)  # writes what is still queued
+        handler = _QueueHandler(records)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

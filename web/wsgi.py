@@ -5,5 +5,5 @@ from shared.logs import setup_logging
 from web import create_app
 
 config = load_config()
-setup_logging(config)
+setup_logging(config, background=True)
 app = create_app(config)

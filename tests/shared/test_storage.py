@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,18 +24,60 @@ def meta_for(data: bytes) -> ImageMeta:
     return ImageMeta.describe(REQUEST, data, engine="firefox", render_ms=12)
 
 
-@pytest.fixture(params=["memory", "filesystem", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    """Each backend in turn, empty."""
+HOT = 1024 * 1024  # bytes of memory cache in the "-hot" variants
+
+
+def _s3(request: pytest.FixtureRequest, bucket: str, hot_bytes: int = 0) -> S3Storage:
+    endpoint = request.getfixturevalue("s3_endpoint")
+    s3 = S3Storage(make_s3_client(endpoint), bucket, "prefix", hot_bytes)
+    s3.ensure_bucket()
+    return s3
+
+
+@pytest.fixture(params=["memory", "filesystem", "filesystem-hot", "s3", "s3-hot"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """Each backend in turn, empty; "-hot" with its in-memory cache of recent images."""
+    hot_bytes = HOT if request.param.endswith("-hot") else 0
     if request.param == "memory":
-        yield MemoryStorage()
-    elif request.param == "filesystem":
-        yield FilesystemStorage(tmp_path / "images")
-    else:
-        endpoint = request.getfixturevalue("s3_endpoint")
-        s3 = S3Storage(make_s3_client(endpoint), f"test-{uuid.uuid4().hex[:12]}", "prefix")
-        s3.ensure_bucket()
-        yield s3
+        return MemoryStorage()
+    if request.param.startswith("filesystem"):
+        return FilesystemStorage(tmp_path / "images", hot_bytes)
+    return _s3(request, f"test-{uuid.uuid4().hex[:12]}", hot_bytes)
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def reader_and_writer(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Storage, Storage]:
+    """Two clients of one store: a web process's (memory cache on) and a worker's."""
+    if request.param == "filesystem":
+        return FilesystemStorage(tmp_path, HOT), FilesystemStorage(tmp_path)
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    return _s3(request, bucket, HOT), _s3(request, bucket)
+
+
+def test_memory_cache_serves_a_confirmed_image_from_memory(
+    reader_and_writer: tuple[Storage, Storage],
+) -> None:
+    """The second read of an unchanged image is the object already in memory."""
+    reader, writer = reader_and_writer
+    writer.put(KEY, b"image bytes", meta_for(b"image bytes"))
+    first = reader.get(KEY)
+    assert reader.get(KEY) is first
+
+
+def test_memory_cache_never_serves_a_replaced_or_deleted_image(
+    reader_and_writer: tuple[Storage, Storage],
+) -> None:
+    """Another process's replace is seen at once (same size too), and so is its delete."""
+    reader, writer = reader_and_writer
+    writer.put(KEY, b"old image", meta_for(b"old image"))
+    assert reader.get(KEY).data == b"old image"
+    writer.put(KEY, b"new image", meta_for(b"new image"))
+    stored = reader.get(KEY)
+    assert stored.data == b"new image"
+    assert stored.meta.sha256 == meta_for(b"new image").sha256
+    writer.delete(KEY)
+    with pytest.raises(FileNotFoundError):
+        reader.get(KEY)
 
 
 def test_missing_key_raises_file_not_found(store: Storage) -> None:
