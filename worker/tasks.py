@@ -6,6 +6,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,10 +111,29 @@ def _stop_browser(**_: Any) -> None:
         state().browser.close()
 
 
-def _render_and_store(current: WorkerState, request: RenderRequest, key: str) -> ImageMeta:
-    """Render, store the image and its thumbnail, and index it."""
+class _Announcement:
+    """Tells waiting requests once how a render ended: early when its image is stored."""
+
+    def __init__(self, flight: SingleFlight, key: str) -> None:
+        self.flight, self.key, self.sent = flight, key, False
+
+    def __call__(self, outcome: str = DONE_OK) -> None:
+        if not self.sent:
+            self.flight.publish_done(self.key, outcome)
+            self.sent = True
+
+
+def _render_and_store(
+    current: WorkerState, request: RenderRequest, key: str, announce: Callable[[], None]
+) -> ImageMeta:
+    """Render, store the image, ``announce`` it, then store its thumbnail and index it.
+
+    Waiting requests hear of the image as soon as it is stored: the thumbnail (~20 ms) is
+    for the admin pages and need not delay a crawler.
+    """
     data, meta = render(request, current.browser, current.policy, current.egress)
     current.storage.put(key, data, meta)
+    announce()
     small = thumbnail(data)
     current.storage.put(thumbnail_key(key), small, meta.for_thumbnail(small))
     current.index.add(key, meta)
@@ -226,12 +246,13 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
     current.heartbeat.doing(job_id, request.url)
     outcome = "failed"
     measured = "failed"  # the outcome label of the render metrics
+    announce = _Announcement(current.flight, key)
     started = time.perf_counter()
     try:
         if not payload.get("force") and _is_fresh(current.storage, key):
             result["status"] = "fresh"
         else:
-            meta = _render_and_store(current, request, key)
+            meta = _render_and_store(current, request, key, announce)
             result["status"] = "rendered"
             result["render_ms"] = meta.render_ms
             result["size"] = meta.size
@@ -256,7 +277,7 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
         current.heartbeat.doing("", "")
         current.flight.release(key, job_id)
         if outcome:
-            current.flight.publish_done(key, outcome)
+            announce(outcome)
     log.info(
         "render %s key=%s task=%s url=%s ms=%d",
         result["status"],

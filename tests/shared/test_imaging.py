@@ -37,6 +37,24 @@ def test_wrong_size_is_refused() -> None:
         encode_screenshot(png_of((1200, 544)), "png", (1200, 630))
 
 
+def test_a_png_is_kept_as_the_browser_encoded_it() -> None:
+    """PNG to PNG is not encoded again: the same bytes come back."""
+    png = png_of((1200, 630))
+    assert encode_screenshot(png, "png", (1200, 630)) is png
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_a_damaged_png_is_refused(fmt: str) -> None:
+    """A screenshot with a broken chunk checksum or cut short is an ImagingError."""
+    png = bytearray(png_of((1200, 630)))
+    idat = png.index(b"IDAT")
+    png[idat + 8] ^= 0xFF  # a data byte: the chunk's CRC no longer matches
+    with pytest.raises(ImagingError):
+        encode_screenshot(bytes(png), fmt, (1200, 630))
+    with pytest.raises(ImagingError):
+        encode_screenshot(png_of((1200, 630))[:-40], fmt, (1200, 630))
+
+
 def test_garbage_is_refused() -> None:
     """Bytes that are not an image are an ImagingError."""
     with pytest.raises(ImagingError):
