@@ -48,6 +48,7 @@ class Config:
     render_timeout: float
     browser_max_renders: int
     worker_concurrency: int
+    worker_nice: int
     port: int
     api_tokens: tuple[str, ...] = field(repr=False)
     prewarm_debounce: float
@@ -248,6 +249,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Renders after which a worker restarts its browser."),
     Setting("OGSHOT_WORKER_CONCURRENCY", "worker_concurrency", "2", _number(int, 1, 64),
             "Worker processes (one browser each) started by `ogshot worker`."),
+    Setting("OGSHOT_WORKER_NICE", "worker_nice", "10", _number(int, 0, 19),
+            "Nice value added to workers and their browsers, so hits on the same host win."),
     Setting("PORT", "port", "8000", _number(int, 1, 65535),
             "Port `ogshot web` listens on (as container platforms set it)."),
     Setting("OGSHOT_API_TOKENS", "api_tokens", "", _tokens,

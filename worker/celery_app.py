@@ -1,6 +1,7 @@
 """The Celery application of the worker: built from the configuration, nothing else."""
 
 import logging
+import os
 from typing import Any
 
 from celery import Celery
@@ -43,3 +44,12 @@ def _metrics_server(**_: Any) -> None:
             logging.getLogger(__name__).error(
                 "no metrics on port %d: %s", config.worker_metrics_port, exc
             )
+
+
+@worker_init.connect
+def _yield_cpu_to_the_web(**_: Any) -> None:
+    # Before the pool forks, so pool processes and their browsers inherit it. On a machine
+    # that also serves hits, renders then take the CPU the web tier leaves: a stampede of
+    # misses raised the hit p99 less (docs/benchmarks.md). Lowering priority needs no rights.
+    if config.worker_nice:
+        os.nice(config.worker_nice)

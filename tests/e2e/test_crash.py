@@ -57,6 +57,20 @@ def pool_process(worker: subprocess.Popen) -> int:
     return pool[0]
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def nice_of(pid: int) -> int:
+    """The nice value of a process."""
+    return int(_stat(pid)[16])
+
+
+def parent_of(pid: int) -> int:
+    """The parent's pid."""
+    return int(_stat(pid)[1])
+
+
 def crawl_while_loading(
     web: str, pages: PageServer, name: str, delay: str
 ) -> tuple[threading.Thread, list[requests.Response]]:
@@ -88,6 +102,12 @@ def test_killed_worker_process_job_completes_once(
     victim = pool_process(worker)
     pools.append(victim)
     assert browser_processes(owner=victim)
+    # OGSHOT_WORKER_NICE (10) reaches the pool process and the browser it starts: hits come
+    # first. (Chromium run as root re-prioritises its own helpers, hence only direct children.)
+    wanted = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    started = [pid for pid in browser_processes(owner=victim) if parent_of(pid) == victim]
+    assert started
+    assert {nice_of(pid) for pid in [victim, *started]} == {wanted}
 
     crawler, answers = crawl_while_loading(web, pages, name, delay="3")
     os.kill(victim, signal.SIGKILL)
