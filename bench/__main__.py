@@ -27,7 +27,15 @@ from pathlib import Path
 import requests
 
 from bench import encoding
-from bench.load import PacedResult, WrkResult, paced, percentile, tree_pss_mb, wrk
+from bench.load import (
+    PacedResult,
+    WrkResult,
+    busy_cores,
+    paced,
+    percentile,
+    tree_pss_mb,
+    wrk,
+)
 from bench.stack import Bench, fetch, fetch_all, image_url, sample_png
 from shared.config import load_config
 from shared.keys import RenderRequest
@@ -200,21 +208,28 @@ def scale(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
     """Renders per second with 1 and 2 worker processes, per engine."""
     rows = []
     for engine in engines:
-        rates = []
+        rates, cores = [], []
         for processes in (1, 2):
             env = bench.env("fs", OGSHOT_BROWSER=engine, OGSHOT_MISS_WAIT="60",
                             OGSHOT_MAX_WAITING="64")  # fmt: skip
             pages = [bench.pages.url(f"/page/scale-{uuid.uuid4().hex}")
                      for _ in range(sizes.scale_renders)]  # fmt: skip
             with bench.web(env) as web, bench.worker(env, web, processes):
+                busy = busy_cores()
                 seconds = _timed(fetch_all, web, pages) / 1000
+                cores.append((busy_cores() - busy) / seconds)
             rates.append(sizes.scale_renders / seconds)
-        rows.append([engine, rates[0], rates[1], rates[1] / rates[0]])
+        rows.append([engine, rates[0], cores[0], rates[1], cores[1], rates[1] / rates[0]])
     return table(
-        f"Scale: {sizes.scale_renders} renders requested at once",
-        ["engine", "renders/s, 1 process", "renders/s, 2 processes", "x 1 process"],
+        f"Scale: {sizes.scale_renders} renders requested at once; CPU: cores of the machine "
+        f"busy meanwhile (of {os.cpu_count()})",
+        ["engine", "renders/s, 1 process", "CPU", "renders/s, 2 processes", "CPU", "x 1 process"],
         rows,
     )
+
+
+MEMORY_HEADER = ["engine", "MiB after warm-up", "MiB peak", "MiB at end", "x peak", "x end",
+                 "every sample, MiB"]  # fmt: skip
 
 
 def memory(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
@@ -230,11 +245,13 @@ def memory(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
                 fetch_all(web, pages, parallel=4, timeout=120)
                 samples.append(tree_pss_mb(pid))
         warm, peak, last = samples[0], max(samples), samples[-1]
-        rows.append([engine, round(warm), round(peak), round(last), peak / warm, last / warm])
+        series = " ".join(str(round(mb)) for mb in samples)
+        rows.append([engine, round(warm), round(peak), round(last), peak / warm, last / warm,
+                     series])  # fmt: skip
     return table(
         f"Memory: PSS of a worker (1 process) with its browser over {sizes.memory_renders} "
         f"renders, sampled every {sizes.memory_step}",
-        ["engine", f"MiB after {sizes.memory_step}", "MiB peak", "MiB at end", "x peak", "x end"],
+        MEMORY_HEADER,
         rows,
     )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from shared.imaging import encode_screenshot
 from worker.engines import make_engine
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
@@ -36,7 +37,7 @@ c.putImageData(d, 0, 0);</script></body></html>"""
 
 SETTINGS = {
     "PNG level 6 (baseline)": ("PNG", {"compress_level": 6}),
-    "PNG level 1 (ogshot)": ("PNG", {"compress_level": 1}),
+    "PNG level 1 (ogshot fallback)": ("PNG", {"compress_level": 1}),
     "PNG optimize": ("PNG", {"optimize": True}),
     "JPEG q85 (ogshot)": ("JPEG", {"quality": 85}),
     "WebP q80 method 0 (ogshot)": ("WEBP", {"quality": 80, "method": 0}),
@@ -44,8 +45,8 @@ SETTINGS = {
 }
 
 
-def screenshot(size: tuple[int, int], scale: int) -> Image.Image:
-    """A real screenshot of PAGE."""
+def screenshot(size: tuple[int, int], scale: int) -> tuple[Image.Image, bytes]:
+    """A real screenshot of PAGE: decoded, and the PNG the browser made."""
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "page.html"
         page.write_text(PAGE)
@@ -54,15 +55,21 @@ def screenshot(size: tuple[int, int], scale: int) -> Image.Image:
             png = engine.screenshot(page.as_uri(), size[0], size[1], scale).png
         finally:
             engine.close()
-    return Image.open(io.BytesIO(png)).convert("RGB")
+    return Image.open(io.BytesIO(png)).convert("RGB"), png
 
 
 def tables(runs: int) -> list[str]:
     """One Markdown table per size: median time and bytes per setting, against the baseline."""
     lines = []
     for label, scale in (("1200x630", 1), ("2400x1260", 2)):
-        image = screenshot((1200, 630), scale)
-        rows = []
+        image, png = screenshot((1200, 630), scale)
+        # What ogshot stores for a PNG: the browser's own, only checked (encode_screenshot).
+        checks = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            encode_screenshot(png, "png", image.size)
+            checks.append((time.perf_counter() - started) * 1000)
+        rows = [("browser's PNG, checked (ogshot)", statistics.median(checks), len(png))]
         for name, (fmt, options) in SETTINGS.items():
             samples, size = [], 0
             for _ in range(runs):
@@ -72,7 +79,7 @@ def tables(runs: int) -> list[str]:
                 samples.append((time.perf_counter() - started) * 1000)
                 size = len(out.getvalue())
             rows.append((name, statistics.median(samples), size))
-        base_ms, base_bytes = rows[0][1], rows[0][2]
+        base_ms, base_bytes = rows[1][1], rows[1][2]
         lines += ["", label, "", "| setting | median ms | KiB | x baseline time | x baseline bytes |",
                   "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
         lines += [f"| {name} | {ms:.1f} | {size / 1024:.0f} | {ms / base_ms:.2f} | "

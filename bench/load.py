@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -143,3 +144,9 @@ def tree_pss_mb(root: int) -> float:
             if line.startswith("Pss:"):
                 total_kb += int(line.split()[1])
     return total_kb / 1024
+
+
+def busy_cores() -> float:
+    """CPU seconds the whole machine has spent busy so far (all cores, idle and iowait left out)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")

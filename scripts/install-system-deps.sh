@@ -3,7 +3,8 @@
 # Used by scripts/setup (and so by .ci/run); Dockerfile.worker is to use it too, so CI runs
 # the same install steps as the image. Installs only what is missing; needs root or sudo.
 #   --no-chromium   skip chromium and chromium-driver (Firefox alone is enough to run)
-#   --dev           also the tools the checks use (docker-compose validates the compose file)
+#   --dev           also the tools the checks use (docker-compose validates the compose file,
+#                   wrk drives the benchmarks in bench/)
 #   --image         also tini (PID 1 in the worker image) and nothing for development
 set -euo pipefail
 
@@ -21,7 +22,7 @@ for arg in "$@"; do
       packages=("${packages[@]/chromium-driver/}")
       packages=("${packages[@]/chromium/}")
       ;;
-    --dev) packages+=(docker-compose) ;;
+    --dev) packages+=(docker-compose wrk) ;;
     --image) packages+=(tini) ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac

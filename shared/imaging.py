@@ -11,8 +11,9 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from shared.keys import CONTENT_TYPES
 
 FALLBACK_SIZE = (1200, 630)
-# Level 1 is ~4x faster than the default 6 for a 1200x630 screenshot, for ~50% more bytes:
-# still far below every crawler's limit (5-8 MB), and a waiting crawler wants speed.
+# For PNGs ogshot draws itself (the fallback): level 1 is ~4x faster than the default 6 for
+# ~60% more bytes, still far below every crawler's limit (5-8 MB). Screenshots wanted as PNG
+# keep the browser's own encoding.
 PNG_COMPRESS_LEVEL = 1
 JPEG_QUALITY = 85
 WEBP_QUALITY = 80

@@ -1,0 +1,37 @@
+"""The benchmark harness still runs (tiny sizes, one engine). Timings are not checked: only
+that every section produced its table and the figures that are not timings hold."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import require
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
+
+
+def test_bench_quick_prints_every_table() -> None:
+    """``python -m bench --quick`` starts its stack, measures each section and prints it."""
+    for binary in ("wrk", "firefox-esr", "redis-server", "moto_server"):
+        require(binary)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--engines", "firefox",
+         "--only", "hit,miss,stampede,scale,memory"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    for title in ("Hit path", "Miss path", "Stampede", "Scale", "Memory"):
+        assert f"### {title}" in out, out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|")}
+    assert {"bare Flask route (baseline)", "ogshot, filesystem", "ogshot, S3 (moto)"} <= set(rows)
+    # Not timings: one origin load per uncached URL, every image stored, no server error.
+    assert rows["page loads at the origin"].split("|")[2].strip() == "4"
+    assert rows["images stored afterwards"].split("|")[2].strip() == "4"
+    assert rows["5xx or no answer (burst)"].split("|")[2].strip() == "0"
