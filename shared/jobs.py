@@ -33,6 +33,10 @@ class RenderResult(TypedDict):
     size: int
 
 
+# The longest countdown before a render is tried again (its backoff doubles up to this).
+RETRY_BACKOFF_MAX = 30
+
+
 def celery_settings(config: Config) -> dict[str, Any]:
     """Return the Celery settings both the producer (web) and the consumer (worker) use."""
     return {
@@ -49,9 +53,14 @@ def celery_settings(config: Config) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 2,
         # An unacknowledged job comes back after this long; it must exceed the hard time
-        # limit or a long render would be handed to a second worker while still running.
+        # limit plus the longest retry countdown (a worker holds a job while it counts down),
+        # or a job would be handed to a second worker while the first still has it.
         "broker_transport_options": {
-            "visibility_timeout": int(config.hard_time_limit) + 60,
+            "visibility_timeout": int(config.hard_time_limit) + RETRY_BACKOFF_MAX + 30,
+            # Look for jobs to bring back every 5 s: kombu's default (one sweep in ten of one
+            # every 10 s) let the job of a worker killed outright wait 100 s more.
+            "unacked_restore_interval": 5,
+            "unacked_restore_throttle": 1,
             # Poll the queues in the order given (QUEUES), not round-robin.
             "queue_order_strategy": "priority",
         },

@@ -162,6 +162,14 @@ class PageServer:
                     left = int(path.split("/")[2])
                     target = f"/hops/{left - 1}" if left > 0 else "/page/after-hops"
                     self._answer(302, b"", {"Location": target})
+                elif path == "/hog":
+                    # Allocates ~400 MB/s for as long as it lives; the slow image keeps the
+                    # page from ever finishing loading.
+                    hog = ("<script>const hog = []; setInterval(() => { for (let i = 0; i < 4;"
+                           " i++) hog.push(new Uint8Array(1 << 20).fill(7)); }, 10);</script>"
+                           '<img src="/page/hog-wait?delay=30">')  # fmt: skip
+                    self._answer(200, PAGE.format(title="hog", bg="ff0000").replace(
+                        "<body>", "<body>" + hog).encode())  # fmt: skip
                 elif path == "/endless":
                     script = "<script>while (true) {}</script>"
                     self._answer(200, PAGE.format(title="endless", bg="ff0000").replace(

@@ -16,7 +16,7 @@ from celery.signals import worker_process_init, worker_process_shutdown, worker_
 
 from shared.imaging import ImagingError, thumbnail
 from shared.index import ImageIndex
-from shared.jobs import PREWARM_QUEUE, RENDER_TASK, RenderResult
+from shared.jobs import PREWARM_QUEUE, RENDER_TASK, RETRY_BACKOFF_MAX, RenderResult
 from shared.jobstore import JobStore
 from shared.keys import InvalidOptions, RenderRequest, thumbnail_key
 from shared.metrics import RENDER_SECONDS, RENDERS
@@ -223,7 +223,7 @@ def _take_key(
     time_limit=config.hard_time_limit,
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=2,
-    retry_backoff_max=30,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
     retry_jitter=True,
     max_retries=5,
 )

@@ -14,12 +14,16 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
+import redis
 import requests
 
+from shared.config import load_config
+from shared.jobs import celery_settings
 from tests.helpers import PageServer, free_port, ogshot_env, serving, start, stop_process
 from worker.reaper import browser_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
+TOKEN = "crash-token-0123456789abcdef"
 
 
 @pytest.fixture(params=["firefox", "chromium"])
@@ -35,6 +39,8 @@ def crash_stack(
         OGSHOT_BROWSER=request.param,
         OGSHOT_MISS_WAIT="30",
         OGSHOT_WORKER_CONCURRENCY="1",
+        OGSHOT_API_TOKENS=TOKEN,
+        OGSHOT_PREWARM_DEBOUNCE="0",
     )
     worker = start(["ogshot", "worker"], env, tmp_path / "worker.log")
     pools: list[int] = []
@@ -69,6 +75,14 @@ def nice_of(pid: int) -> int:
 def parent_of(pid: int) -> int:
     """The parent's pid."""
     return int(_stat(pid)[1])
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
 
 
 def crawl_while_loading(
@@ -164,3 +178,107 @@ def test_stopped_worker_finishes_its_job(
     assert answers[0].headers["X-Ogshot-Cache"] == "miss"
     assert pages.count(f"/page/{name}") == 1
     assert browser_processes(owner=pools[-1]) == []
+
+
+def wait_jobs(web: str, jobs: list[str], timeout: float = 120) -> list[dict[str, object]]:
+    """Follow pre-warm jobs until each is done or failed; return their records."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    deadline = time.monotonic() + timeout
+    records = []
+    for job_id in jobs:
+        while True:
+            record = requests.get(f"{web}/api/jobs/{job_id}", headers=headers, timeout=30).json()
+            if record["status"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        records.append(record)
+    return records
+
+
+def test_prewarm_batch_survives_a_killed_worker_process(
+    crash_stack: tuple[str, subprocess.Popen, list[int]], pages: PageServer
+) -> None:
+    """SIGKILL of the rendering process in the middle of a pre-warm batch: nothing is lost,
+    every job ends done and every URL with a current image."""
+    web, worker, pools = crash_stack
+    name = f"batch-{time.monotonic_ns()}"
+    urls = [pages.url(f"/page/{name}-{i}?delay=1") for i in range(4)]
+    answer = requests.post(f"{web}/api/prewarm", json={"urls": urls}, timeout=30,
+                           headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+    assert answer.status_code == 202
+    deadline = time.monotonic() + 60
+    while not any(pages.count(f"/page/{name}-{i}") for i in range(4)):
+        assert time.monotonic() < deadline, "no render of the batch started"
+        time.sleep(0.05)
+    victim = pool_process(worker)  # it is loading one of the batch's pages right now
+    pools.append(victim)
+    os.kill(victim, signal.SIGKILL)
+
+    records = wait_jobs(web, [job["id"] for job in answer.json()["jobs"]])
+    assert [record["status"] for record in records] == ["done"] * 4, records
+    for url in urls:
+        response = requests.get(f"{web}/image/{quote_plus(url)}.png", timeout=30)
+        assert response.headers["X-Ogshot-Cache"] == "hit"
+    assert browser_processes(owner=victim) == []
+    pools.append(pool_process(worker))
+
+
+def test_killed_main_worker_process_job_is_delivered_again(
+    tmp_path: Path, redis_base: str, pages: PageServer
+) -> None:
+    """SIGKILL of the worker's main process mid-render (its pool process dies with it): the
+    job, never acknowledged, is delivered again to the next worker, which reaps the orphaned
+    browser, takes over the stale lock and renders the image once more.
+
+    Redis hands an unacknowledged job out again once its visibility timeout (two minutes by
+    default) has passed; rather than wait, the test moves the delivery's time back by that
+    much in kombu's own index, and the new worker's 5-second sweep does the rest."""
+    web_port = free_port()
+    redis_url = f"{redis_base}/14"
+    env = ogshot_env(OGSHOT_REDIS_URL=redis_url, OGSHOT_STORAGE_URL=str(tmp_path / "images"),
+                     OGSHOT_BROWSER="chromium", OGSHOT_MISS_WAIT="2",
+                     OGSHOT_WORKER_CONCURRENCY="1")  # fmt: skip
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    workers = [start(["ogshot", "worker"], env, tmp_path / "first.log")]
+    web = f"http://127.0.0.1:{web_port}"
+    argv = ["ogshot", "web", "--bind", f"127.0.0.1:{web_port}", "--workers", "1"]
+    try:
+        with serving(argv, web_port, env, tmp_path / "web.log"):
+            name = f"main-{time.monotonic_ns()}"
+            warm = pages.url(f"/page/{name}-warm")
+            deadline = time.monotonic() + 90
+            while requests.get(f"{web}/image/{quote_plus(warm)}.png",
+                               timeout=30).headers["X-Ogshot-Cache"] != "miss":  # fmt: skip
+                assert time.monotonic() < deadline, "the first worker rendered nothing"
+            pool = pool_process(workers[0])
+            assert browser_processes(owner=pool)
+
+            crawler, answers = crawl_while_loading(web, pages, name, delay="3")
+            os.kill(workers[0].pid, signal.SIGKILL)
+            crawler.join()
+            assert answers[0].headers["X-Ogshot-Cache"] == "fallback"  # waited 2 s, no more
+            gone = time.monotonic() + 10  # the pool process dies with its parent (pdeathsig)
+            while running(pool):
+                assert time.monotonic() < gone, "the pool process outlived its main process"
+                time.sleep(0.1)
+
+            [(tag, delivered)] = client.zrange("unacked_index", 0, -1, withscores=True)
+            visibility = celery_settings(load_config(env))["broker_transport_options"][
+                "visibility_timeout"]  # fmt: skip
+            client.zadd("unacked_index", {tag: delivered - visibility - 1})
+
+            workers.append(start(["ogshot", "worker"], env, tmp_path / "second.log"))
+            slow = pages.url(f"/page/{name}?delay=3")
+            deadline = time.monotonic() + 90
+            while (answer := requests.get(f"{web}/image/{quote_plus(slow)}.png", timeout=30)
+                   ).headers["X-Ogshot-Cache"] != "hit":  # fmt: skip
+                assert time.monotonic() < deadline, "the job never came back"
+                time.sleep(0.5)
+            assert answer.status_code == 200
+            # Loaded by the killed render and by the delivery after it: once each.
+            assert pages.count(f"/page/{name}") == 2
+            assert browser_processes(owner=pool) == []  # the second worker reaped them
+    finally:
+        for worker in workers:
+            stop_process(worker)

@@ -119,6 +119,8 @@ def s3_outage_stack(tmp_path: Path, redis_base: str) -> Iterator[tuple[str, int,
         OGSHOT_BROWSER="chromium",
         OGSHOT_MISS_WAIT="20",
         OGSHOT_WORKER_CONCURRENCY="1",
+        OGSHOT_API_TOKENS=TOKEN,
+        OGSHOT_PREWARM_DEBOUNCE="0",
     )
     moto_argv = [require("moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)]
     servers = [start(moto_argv)]
@@ -170,6 +172,41 @@ def test_storage_outage_and_recovery(
     assert waiting[0].headers["X-Ogshot-Cache"] == "miss"
     assert image(web, slow).headers["X-Ogshot-Cache"] == "hit"
     assert "Retry in" in worker_log.read_text()
+
+
+def test_prewarms_during_a_storage_outage_all_end_current(
+    s3_outage_stack: tuple[str, int, Path, list], pages: PageServer
+) -> None:
+    """A pre-warm batch accepted while S3 is down: each upload fails and is retried with
+    backoff; once S3 is back every job ends done and every URL has a current image."""
+    web, s3_port, worker_log, servers = s3_outage_stack
+    assert until_rendered(web, pages.url("/page/s3-batch-warm")).status_code == 200
+    stop_process(servers[0])
+    urls = [pages.url(f"/page/s3-batch-{i}") for i in range(3)]
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    answer = requests.post(f"{web}/api/prewarm", json={"urls": urls}, headers=headers,
+                           timeout=30)  # fmt: skip
+    assert answer.status_code == 202  # the queue is up: S3 is not needed to accept them
+    failed_upload = time.monotonic() + 60
+    while "render try failed" not in worker_log.read_text():
+        assert time.monotonic() < failed_upload, "no upload was tried while S3 was down"
+        time.sleep(0.2)
+    servers.append(start([require("moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)]))
+    wait_for_port("127.0.0.1", s3_port, proc=servers[-1])
+    make_s3_client(f"http://127.0.0.1:{s3_port}").create_bucket(Bucket="outage")
+
+    for job in answer.json()["jobs"]:
+        deadline = time.monotonic() + 150  # five retries, backoff up to 30 s each
+        while (
+            record := requests.get(
+                f"{web}/api/jobs/{job['id']}", headers=headers, timeout=30
+            ).json()
+        )["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, record
+            time.sleep(0.5)
+        assert record["status"] == "done", record
+    for url in urls:
+        assert image(web, url).headers["X-Ogshot-Cache"] == "hit"
 
 
 def test_queued_prewarms_survive_a_redis_restart(tmp_path: Path, pages: PageServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from PIL import Image
 from tests.helpers import PageServer, close_to, require
 from worker.browser import WarmBrowser
 from worker.engines import Engine, RenderFailed, make_engine
+from worker.reaper import OWNER_ENV, browser_processes
 
 pytestmark = pytest.mark.browser
 BINARIES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
@@ -104,5 +106,38 @@ def test_endless_script_costs_at_most_the_time_limit(name: str, pages: PageServe
         assert time.monotonic() - started < 30  # the 3 s limit, not forever
         shot = browser.screenshot(pages.url("/page/after-endless"), 800, 600, 1)
         assert shot.title == "/page/after-endless"
+    finally:
+        browser.close()
+
+
+@pytest.mark.parametrize("name", ["firefox", "chromium"])
+def test_memory_eating_page_costs_at_most_the_time_limit(
+    name: str, pages: PageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page that allocates without end and never finishes loading fails at the page-load
+    limit; its browser, grown meanwhile, is stopped with every process of it, and the next
+    render gets a fresh one."""
+    for binary in BINARIES[name]:
+        require(binary)
+    # Browsers started in this test carry this process's pid (as a worker's do): count them.
+    monkeypatch.setenv(OWNER_ENV, str(os.getpid()))
+    before = set(browser_processes(owner=os.getpid()))
+    browser = WarmBrowser(name, functools.partial(make_engine, name, 3), 100)
+    try:
+        browser.warm()
+        grown = set(browser_processes(owner=os.getpid())) - before
+        assert grown
+        started = time.monotonic()
+        with pytest.raises(RenderFailed, match="in time"):
+            browser.screenshot(pages.url("/hog"), 800, 600, 1)
+        assert time.monotonic() - started < 30  # the 3 s limit, not until memory runs out
+        assert browser.restarts == 1
+        # None left behind (Chromium's crash handlers take a moment to follow the browser).
+        deadline = time.monotonic() + 10
+        while grown & set(browser_processes(owner=os.getpid())):
+            assert time.monotonic() < deadline, "the grown browser's processes live on"
+            time.sleep(0.2)
+        shot = browser.screenshot(pages.url("/page/after-hog"), 800, 600, 1)
+        assert shot.title == "/page/after-hog"
     finally:
         browser.close()
