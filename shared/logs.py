@@ -51,8 +51,8 @@ def setup_logging(config: Config, level: int = logging.INFO, *, background: bool
 
     ``background``: request threads only queue their records and one thread writes them.
     With a shared stream lock, 32 threads that each write a line per request queue up
-    behind whichever holds the lock while it waits for the GIL; in the web tier that halved
-    the hit rate (docs/benchmarks.md). Only for a process that will not fork afterwards: a
+    behind whichever holds the lock while it waits for the GIL; in the web tier that cost a
+    tenth of a hit (docs/benchmarks.md). Only for a process that will not fork afterwards: a
     forked child would inherit the queue but not its writer thread.
     """
     handler: logging.Handler = logging.StreamHandler()

@@ -148,7 +148,7 @@ def _image(meta: ImageMeta, data: bytes | None, outcome: str, max_age: int) -> R
 
 @functools.lru_cache(maxsize=4096)
 def _http_date(timestamp: float) -> str:
-    # Formatting a date was a tenth of a hit's time; most hits are of a few hot images.
+    # Most hits are of a few hot images: format each one's date once, not on every hit.
     return http_date(timestamp)
 
 

@@ -1,10 +1,10 @@
 """Recently served images kept in process memory, each use confirmed by the store first.
 
-A backend looks up an entry only with the version the store reports right now: the open
-file's identity (inode, mtime, size) for the filesystem, the object's ETag through a
-conditional GET for S3. A replaced or deleted image is therefore never served from here; what
-the cache saves is reading and copying the bytes (for S3, transferring them), which was the
-largest cost of a hit (docs/benchmarks.md).
+A backend looks up an entry only with the version the store reports right now: the file's
+identity as ``stat`` gives it (inode, mtime, size) for the filesystem, the object's ETag
+through a conditional GET for S3. Once an image is replaced or deleted, it is therefore never
+served from here; what the cache saves is reading and copying the bytes (for S3, transferring
+them), which was the largest cost of a hit (docs/benchmarks.md).
 """
 
 from __future__ import annotations
