@@ -143,8 +143,14 @@ def login() -> Response | str:
     session.clear()
     session["admin"] = True
     csrf_token()
-    target = request.args.get("next", "")
-    # Only paths of this site: never an open redirect.
+    return _back_to(request.args.get("next", ""))
+
+
+def _back_to(target: str) -> Response:
+    """Redirect to ``target`` if it is a page of the admin, else to the image list.
+
+    Only paths of this site's admin: never an open redirect.
+    """
     if not target.startswith("/admin") or target.startswith("//"):
         target = url_for("admin.images")
     return redirect(target)  # type: ignore[return-value]
@@ -283,11 +289,7 @@ def bulk() -> Response:
         _each(keys, _rerender, "re-render")
     else:
         abort(400)
-    back = request.form.get("back", "")
-    # Only pages of the admin: never an open redirect.
-    if not back.startswith("/admin") or back.startswith("//"):
-        back = url_for("admin.images")
-    return redirect(back)  # type: ignore[return-value]
+    return _back_to(request.form.get("back", ""))
 
 
 @bp.post("/purge")
