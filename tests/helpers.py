@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from flask import Flask
 
 from shared.config import load_config
@@ -237,6 +238,20 @@ class PageServer:
         """Stop serving."""
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def wait_job(web: str, token: str, job_id: str, timeout: float = 90) -> dict[str, object]:
+    """Follow a pre-warm job through the API until it is done or failed; return its record."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record: dict[str, object] = requests.get(
+            f"{web}/api/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ).json()
+        if record["status"] in ("done", "failed"):
+            return record
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still not finished after {timeout}s: {record}")
+        time.sleep(0.3)
 
 
 # Settings under which ogshot renders the test pages served on 127.0.0.1.

@@ -24,6 +24,7 @@ from tests.helpers import (
     start,
     stop_process,
     wait_for_port,
+    wait_job,
 )
 
 ENGINES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
@@ -56,13 +57,7 @@ class Stack:
 
     def wait_job(self, job_id: str, timeout: float = 60) -> dict[str, object]:
         """Poll a job until it is done or failed."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.api("GET", f"/api/jobs/{job_id}").json()
-            if job["status"] in ("done", "failed"):
-                return job  # type: ignore[no-any-return]
-            time.sleep(0.2)
-        raise TimeoutError(f"job {job_id} still not finished after {timeout}s")
+        return wait_job(self.web, TOKEN, job_id, timeout)
 
     def image_url(self, page_url: str, ext: str = "png", web: str | None = None) -> str:
         """The og:image URL for ``page_url``."""

@@ -19,7 +19,15 @@ import requests
 
 from shared.config import load_config
 from shared.jobs import celery_settings
-from tests.helpers import PageServer, free_port, ogshot_env, serving, start, stop_process
+from tests.helpers import (
+    PageServer,
+    free_port,
+    ogshot_env,
+    serving,
+    start,
+    stop_process,
+    wait_job,
+)
 from worker.reaper import browser_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
@@ -180,21 +188,6 @@ def test_stopped_worker_finishes_its_job(
     assert browser_processes(owner=pools[-1]) == []
 
 
-def wait_jobs(web: str, jobs: list[str], timeout: float = 120) -> list[dict[str, object]]:
-    """Follow pre-warm jobs until each is done or failed; return their records."""
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    deadline = time.monotonic() + timeout
-    records = []
-    for job_id in jobs:
-        while True:
-            record = requests.get(f"{web}/api/jobs/{job_id}", headers=headers, timeout=30).json()
-            if record["status"] in ("done", "failed") or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
-        records.append(record)
-    return records
-
-
 @pytest.mark.parametrize("victim", ["pool process", "browser"])
 def test_prewarm_batch_survives_a_kill(
     crash_stack: tuple[str, subprocess.Popen, list[int]], pages: PageServer, victim: str
@@ -217,7 +210,9 @@ def test_prewarm_batch_survives_a_kill(
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
-    records = wait_jobs(web, [job["id"] for job in answer.json()["jobs"]])
+    deadline = time.monotonic() + 120  # for the whole batch
+    records = [wait_job(web, TOKEN, job["id"], timeout=max(0.0, deadline - time.monotonic()))
+               for job in answer.json()["jobs"]]  # fmt: skip
     assert [record["status"] for record in records] == ["done"] * 4, records
     for url in urls:
         response = requests.get(f"{web}/image/{quote_plus(url)}.png", timeout=30)

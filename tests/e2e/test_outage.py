@@ -26,6 +26,7 @@ from tests.helpers import (
     start,
     stop_process,
     wait_for_port,
+    wait_job,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
@@ -196,14 +197,8 @@ def test_prewarms_during_a_storage_outage_all_end_current(
     make_s3_client(f"http://127.0.0.1:{s3_port}").create_bucket(Bucket="outage")
 
     for job in answer.json()["jobs"]:
-        deadline = time.monotonic() + 150  # five retries, backoff up to 30 s each
-        while (
-            record := requests.get(
-                f"{web}/api/jobs/{job['id']}", headers=headers, timeout=30
-            ).json()
-        )["status"] not in ("done", "failed"):
-            assert time.monotonic() < deadline, record
-            time.sleep(0.5)
+        # Five retries, backoff up to 30 s each.
+        record = wait_job(web, TOKEN, job["id"], timeout=150)
         assert record["status"] == "done", record
     for url in urls:
         assert image(web, url).headers["X-Ogshot-Cache"] == "hit"
@@ -238,13 +233,7 @@ def test_queued_prewarms_survive_a_redis_restart(tmp_path: Path, pages: PageServ
             worker = start(["ogshot", "worker"], env, tmp_path / "worker.log")
             try:
                 for job_id in jobs:
-                    deadline = time.monotonic() + 90
-                    while True:
-                        job = requests.get(f"{web}/api/jobs/{job_id}", headers=headers,
-                                           timeout=30).json()  # fmt: skip
-                        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
-                            break
-                        time.sleep(0.3)
+                    job = wait_job(web, TOKEN, job_id)
                     assert job["status"] == "done", job
                 for url in urls:
                     assert image(web, url).headers["X-Ogshot-Cache"] == "hit"
