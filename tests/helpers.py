@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
 import requests
@@ -238,6 +238,11 @@ class PageServer:
         """Stop serving."""
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def image(web: str, page: str, timeout: float = 60) -> requests.Response:
+    """GET the og:image (PNG) of ``page`` from the ogshot at ``web``."""
+    return requests.get(f"{web}/image/{quote_plus(page)}.png", timeout=timeout)
 
 
 def wait_job(web: str, token: str, job_id: str, timeout: float = 90) -> dict[str, object]:

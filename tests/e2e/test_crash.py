@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote_plus
 
 import pytest
 import redis
@@ -22,6 +21,7 @@ from shared.jobs import celery_settings
 from tests.helpers import (
     PageServer,
     free_port,
+    image,
     ogshot_env,
     serving,
     start,
@@ -99,11 +99,7 @@ def crawl_while_loading(
     """Request the image of a slow page in the background; return once the page is loading."""
     slow = pages.url(f"/page/{name}?delay={delay}")
     answers: list[requests.Response] = []
-    crawler = threading.Thread(
-        target=lambda: answers.append(
-            requests.get(f"{web}/image/{quote_plus(slow)}.png", timeout=90)
-        )
-    )
+    crawler = threading.Thread(target=lambda: answers.append(image(web, slow, timeout=90)))
     crawler.start()
     deadline = time.monotonic() + 30
     while not pages.count(f"/page/{name}") and time.monotonic() < deadline:
@@ -118,8 +114,7 @@ def test_killed_worker_process_job_completes_once(
     gets the image; the dead process's browser is killed by its successor."""
     web, worker, pools = crash_stack
     name = f"crash-{time.monotonic_ns()}"
-    warm = requests.get(f"{web}/image/{quote_plus(pages.url('/page/' + name + '-warm'))}.png",
-                        timeout=60)  # fmt: skip
+    warm = image(web, pages.url(f"/page/{name}-warm"))
     assert warm.headers["X-Ogshot-Cache"] in ("miss", "hit")
     victim = pool_process(worker)
     pools.append(victim)
@@ -151,8 +146,7 @@ def test_killed_browser_is_replaced(
     the crawler gets its image; the worker process itself lives on."""
     web, worker, pools = crash_stack
     name = f"browser-{time.monotonic_ns()}"
-    first = requests.get(f"{web}/image/{quote_plus(pages.url('/page/' + name + '-a'))}.png",
-                         timeout=60)  # fmt: skip
+    first = image(web, pages.url(f"/page/{name}-a"))
     assert first.headers["X-Ogshot-Cache"] in ("miss", "hit")
     pool = pool_process(worker)
     pools.append(pool)
@@ -162,8 +156,7 @@ def test_killed_browser_is_replaced(
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
-    after = requests.get(f"{web}/image/{quote_plus(pages.url('/page/' + name + '-b'))}.png",
-                         timeout=90)  # fmt: skip
+    after = image(web, pages.url(f"/page/{name}-b"), timeout=90)
     assert after.headers["X-Ogshot-Cache"] == "miss"
     assert pool_process(worker) == pool
     fresh = browser_processes(owner=pool)
@@ -177,7 +170,7 @@ def test_stopped_worker_finishes_its_job(
     """SIGTERM while rendering: the worker finishes the job, then exits with its browser."""
     web, worker, pools = crash_stack
     name = f"stop-{time.monotonic_ns()}"
-    requests.get(f"{web}/image/{quote_plus(pages.url('/page/' + name + '-warm'))}.png", timeout=60)
+    image(web, pages.url(f"/page/{name}-warm"))
     pools.append(pool_process(worker))
     crawler, answers = crawl_while_loading(web, pages, name, delay="2")
     os.kill(worker.pid, signal.SIGTERM)
@@ -215,7 +208,7 @@ def test_prewarm_batch_survives_a_kill(
                for job in answer.json()["jobs"]]  # fmt: skip
     assert [record["status"] for record in records] == ["done"] * 4, records
     for url in urls:
-        response = requests.get(f"{web}/image/{quote_plus(url)}.png", timeout=30)
+        response = image(web, url, timeout=30)
         assert response.headers["X-Ogshot-Cache"] == "hit"
     if victim == "pool process":
         assert browser_processes(owner=pool) == []  # its successor reaped them
@@ -247,8 +240,7 @@ def test_killed_main_worker_process_job_is_delivered_again(
             name = f"main-{time.monotonic_ns()}"
             warm = pages.url(f"/page/{name}-warm")
             deadline = time.monotonic() + 90
-            while requests.get(f"{web}/image/{quote_plus(warm)}.png",
-                               timeout=30).headers["X-Ogshot-Cache"] != "miss":  # fmt: skip
+            while image(web, warm, timeout=30).headers["X-Ogshot-Cache"] != "miss":
                 assert time.monotonic() < deadline, "the first worker rendered nothing"
             pool = pool_process(workers[0])
             assert browser_processes(owner=pool)
@@ -270,8 +262,7 @@ def test_killed_main_worker_process_job_is_delivered_again(
             workers.append(start(["ogshot", "worker"], env, tmp_path / "second.log"))
             slow = pages.url(f"/page/{name}?delay=3")
             deadline = time.monotonic() + 90
-            while (answer := requests.get(f"{web}/image/{quote_plus(slow)}.png", timeout=30)
-                   ).headers["X-Ogshot-Cache"] != "hit":  # fmt: skip
+            while (answer := image(web, slow, timeout=30)).headers["X-Ogshot-Cache"] != "hit":
                 assert time.monotonic() < deadline, "the job never came back"
                 time.sleep(0.5)
             assert answer.status_code == 200

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote_plus
 
 import pytest
 import requests
@@ -20,6 +19,7 @@ from shared.storage.s3 import make_s3_client
 from tests.helpers import (
     PageServer,
     free_port,
+    image,
     ogshot_env,
     require,
     serving,
@@ -59,11 +59,6 @@ def outage_stack(tmp_path: Path) -> Iterator[tuple[str, int, subprocess.Popen]]:
                 yield f"http://127.0.0.1:{web_port}", redis_port, redis_proc
         finally:
             stop_process(worker)
-
-
-def image(web: str, page: str) -> requests.Response:
-    """Fetch the og:image of ``page``."""
-    return requests.get(f"{web}/image/{quote_plus(page)}.png", timeout=60)
 
 
 def until_rendered(web: str, page: str, timeout: float = 90) -> requests.Response:
