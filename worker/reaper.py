@@ -34,7 +34,8 @@ def _owner_of(pid: str) -> int | None:
     return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -63,7 +64,7 @@ def reap_orphans() -> int:
     killed = 0
     for pid in browser_processes():
         owner = _owner_of(str(pid))
-        if owner is not None and not _alive(owner):
+        if owner is not None and not alive(owner):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
                 killed += 1

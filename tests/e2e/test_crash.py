@@ -28,7 +28,7 @@ from tests.helpers import (
     stop_process,
     wait_job,
 )
-from worker.reaper import browser_processes
+from worker.reaper import alive, browser_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
 TOKEN = "crash-token-0123456789abcdef"
@@ -83,14 +83,6 @@ def nice_of(pid: int) -> int:
 def parent_of(pid: int) -> int:
     """The parent's pid."""
     return int(_stat(pid)[1])
-
-
-def running(pid: int) -> bool:
-    """Whether the process exists and is not a zombie."""
-    try:
-        return _stat(pid)[0] != "Z"
-    except OSError:
-        return False
 
 
 def crawl_while_loading(
@@ -250,7 +242,7 @@ def test_killed_main_worker_process_job_is_delivered_again(
             crawler.join()
             assert answers[0].headers["X-Ogshot-Cache"] == "fallback"  # waited 2 s, no more
             gone = time.monotonic() + 10  # the pool process dies with its parent (pdeathsig)
-            while running(pool):
+            while alive(pool):
                 assert time.monotonic() < gone, "the pool process outlived its main process"
                 time.sleep(0.1)
 
