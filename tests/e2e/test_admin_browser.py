@@ -54,7 +54,8 @@ def test_log_in_see_open_and_delete(stack: Stack, chromium: webdriver.Chrome) ->
     WebDriverWait(driver, 20).until(lambda d: "/admin/login" not in d.current_url)
     driver.get(f"{stack.web}/admin/?q={stack.name}-admin-browser")
     thumb = driver.find_element(By.CSS_SELECTOR, f"img[src$='/admin/file/{key}']")
-    assert loaded(driver, thumb)
+    # The list's thumbnails load lazily: after the page's load event, not before it.
+    WebDriverWait(driver, 20).until(lambda d: loaded(d, thumb))
     thumb.click()
     WebDriverWait(driver, 20).until(lambda d: d.current_url.endswith(f"/admin/image/{key}"))
     assert loaded(driver, driver.find_element(By.CSS_SELECTOR, "img.full"))
