@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from marionette_driver import errors
 from marionette_driver.marionette import Marionette
@@ -87,6 +90,15 @@ class FirefoxEngine:
         os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
         self._viewport: tuple[int, int, int] | None = None
         self._scale = 1
+        # The browser's own log goes into a directory of this engine's: marionette_driver
+        # deletes whatever file it is given before writing it, so given os.devnull it replaced
+        # /dev/null with a regular file (as root), or could not start Firefox at all (as any
+        # other user). The directory follows TMPDIR and goes away in close().
+        try:
+            self._dir = Path(tempfile.mkdtemp(prefix="ogshot-firefox-"))
+        except OSError as exc:
+            raise BrowserError(f"firefox did not start: no temporary directory: {exc}") from exc
+        self._log = self._dir / "gecko.log"
         try:
             # port=0 picks a free port: several workers on one machine each get their own.
             self._m = Marionette(
@@ -96,8 +108,8 @@ class FirefoxEngine:
                 headless=True,
                 prefs={**PREFS, **(proxy_prefs(proxy_port) if proxy_port else {})},
                 # Without a log file mozprocess writes to sys.stdout.buffer, which Celery's
-                # stdout proxy does not have; the browser's own chatter is not wanted anyway.
-                gecko_log=os.devnull,
+                # stdout proxy does not have.
+                gecko_log=str(self._log),
                 socket_timeout=render_timeout + 20,
                 startup_timeout=60,
             )
@@ -107,8 +119,17 @@ class FirefoxEngine:
             with self._m.using_context(self._m.CONTEXT_CHROME):
                 self._m.execute_script(_UNCLAMP_SCRIPT)
         except (OSError, errors.MarionetteException) as exc:
+            said = self._log_tail()
             self.close()
-            raise BrowserError(f"firefox did not start: {exc}") from exc
+            raise BrowserError(f"firefox did not start: {exc}{said}") from exc
+
+    def _log_tail(self) -> str:
+        """The last lines Firefox wrote, which say why it did not start."""
+        try:
+            lines = self._log.read_text(errors="replace").strip().splitlines()[-3:]
+        except OSError:
+            return ""
+        return f" (firefox said: {' | '.join(lines)[:300]})" if lines else ""
 
     def _size_viewport(self, width: int, height: int, scale: int) -> None:
         if self._viewport == (width, height, scale):
@@ -157,6 +178,7 @@ class FirefoxEngine:
         if marionette is not None:
             with contextlib.suppress(Exception):
                 marionette.cleanup()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def _first_line(exc: BaseException) -> str:
