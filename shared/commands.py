@@ -34,6 +34,9 @@ def web_argv(config: Config, bind: str, workers: int | None) -> list[str]:
         "--graceful-timeout", "10",
         # No gunicorn access log: the app writes one line per request (web/access.py).
         "--config", "python:web.gunicorn_hooks",
+        # gunicorn 24+ opens a control socket in $HOME/.gunicorn: nothing uses it, and the
+        # web tier writes nothing outside its temporary directories.
+        "--no-control-socket",
     ]  # fmt: skip
     if workers:
         argv += ["--workers", str(workers)]
@@ -116,16 +119,22 @@ def _check_storage(config: Config) -> None:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    """Run web and worker together until interrupted (development, the README's command)."""
+    """Run web and worker together until interrupted (development, the README's command).
+
+    A child that exits is started again after a pause (shared/supervisor.py): a worker
+    ended by a broker outage must not take the web tier with it.
+    """
+    from shared.supervisor import Child, supervise
+
     _check_storage(config)
     with _redis_for(config) as redis_url:
         # One metrics directory for both: the web's /metrics then shows the renders too.
         env = metrics_environment(OGSHOT_REDIS_URL=redis_url)
         bind = f"{args.host}:{args.port or config.port}"
         worker_env = {**env, "OGSHOT_WORKER_METRICS_PORT": "0"}
-        procs = [
-            subprocess.Popen(worker_argv(config, args.concurrency, "INFO"), env=worker_env),
-            subprocess.Popen(web_argv(config, bind, 1), env=env),
+        children = [
+            Child("worker", worker_argv(config, args.concurrency, "INFO"), worker_env),
+            Child("web tier", web_argv(config, bind, 1), env),
         ]
         print(f"ogshot: serving on http://{bind}/", file=sys.stderr)
         stopping = False
@@ -136,19 +145,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        try:
-            while not stopping and all(p.poll() is None for p in procs):
-                time.sleep(0.2)
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        return 0 if stopping else 1
+        supervise(children, lambda: stopping)
+        return 0
 
 
 def cmd_web(config: Config, args: argparse.Namespace) -> int:
@@ -192,7 +190,8 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
         return 2
     engine = args.engine or config.browser
     egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
-    factory = functools.partial(make_engine, engine, config.render_timeout, egress.port)
+    binary = config.browser_binary if engine == config.browser else None
+    factory = functools.partial(make_engine, engine, config.render_timeout, egress.port, binary)
     browser = WarmBrowser(engine, factory, 1)
     try:
         data, meta = render(request, browser, policy, egress)
@@ -294,11 +293,18 @@ def cmd_health(config: Config, args: argparse.Namespace) -> int:
     pattern = f"{WORKER_PREFIX}{socket.gethostname()}-*"
     try:
         with translated():
-            alive = next(connect(config.redis_url).scan_iter(pattern, count=1000), None)
+            client = connect(config.redis_url)
+            keys = list(client.scan_iter(pattern, count=1000))
+            states = [str(client.hget(key, "browser") or "") for key in keys]
     except QueueUnavailable as exc:
         print(f"ogshot: worker not healthy: {exc}", file=sys.stderr)
         return 1
-    if alive is None:
+    if not states:
         print("ogshot: no worker process of this host beat in the last 30 s", file=sys.stderr)
+        return 1
+    failing = [s for s in states if s.startswith("failing")]
+    if failing:
+        # A worker whose browser cannot render must not look healthy, traffic or not.
+        print(f"ogshot: worker not healthy: browser {failing[0]}", file=sys.stderr)
         return 1
     return 0

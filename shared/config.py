@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +22,6 @@ class ConfigError(ValueError):
     """Raised with one line per bad variable, naming each."""
 
 
-_HOST_PATTERN = re.compile(
-    r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
-)
-_IP_ALLOWED = re.compile(r"^[0-9.]+$|^[0-9a-f:]+$")
-
-
 @dataclass(frozen=True)
 class Config:
     """Everything ogshot can be told, validated."""
@@ -40,6 +33,7 @@ class Config:
     allowed_hosts: tuple[str, ...]
     allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     browser: str
+    browser_binary: Path | None
     miss_wait: float
     cache_ttl: int
     fallback_image: Path | None
@@ -104,15 +98,35 @@ def redact_url(url: str) -> str:
 
 
 def _hosts(raw: str) -> tuple[str, ...]:
-    hosts = tuple(h.strip().lower().rstrip(".") for h in raw.split(",") if h.strip())
+    # Each host goes through the URL policy's own parser, so that what is accepted here is
+    # what the policy later matches against (IDNA, IP forms); a bad one fails here, named.
+    from shared.urlpolicy import normalize_host
+
+    hosts = tuple(h.strip() for h in raw.split(",") if h.strip())
     if not hosts:
         raise ValueError("is required: a comma-separated list such as example.com,*.example.com")
+    normalized = []
     for host in hosts:
         if host == "*":
-            continue  # any host: only with required signatures (checked in load_config)
-        if not (_HOST_PATTERN.match(host) or _IP_ALLOWED.match(host)):
-            raise ValueError(f"{host!r} is not a host name or *.domain pattern")
-    return hosts
+            normalized.append(host)  # any host: only with required signatures (load_config)
+            continue
+        wildcard = host.startswith("*.")
+        try:
+            name = normalize_host(host[2:] if wildcard else host.strip("[]"))
+        except ValueError as exc:
+            raise ValueError(f"{host!r} is no host, IP address or *.domain: {exc}") from None
+        if wildcard and _is_address(name):
+            raise ValueError(f"{host!r}: a *. pattern needs a domain name, not an address")
+        normalized.append(f"*.{name}" if wildcard else name)
+    return tuple(normalized)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -146,8 +160,20 @@ def _number(kind: Callable[[str], Any], low: float, high: float) -> Callable[[st
 
 
 def _redis(raw: str) -> str:
-    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    # Three libraries read it: redis-py (locks, jobs), kombu (the queue) and limits (rate
+    # limits). They spell unix sockets three ways, so only TCP URLs are accepted, and
+    # redis-py's own parser checks the rest (the port, say).
+    from redis.connection import parse_url
+
+    parts = urlsplit(raw)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError("must be a redis:// or rediss:// URL (unix sockets are not supported)")
+    if not parts.hostname:
+        raise ValueError("needs a host: redis://host:6379/0")
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        raise ValueError("the database must be a number: redis://host:6379/0")
+    parse_url(raw)  # type: ignore[no-untyped-call]
     return raw
 
 
@@ -200,9 +226,36 @@ def _secret_key(raw: str) -> str:
 
 
 def _fallback(raw: str) -> Path:
+    # Read and decoded the way the web reads it at start-up, so a file that is no image (or
+    # cannot be read) is refused here with the variable's name, not by a crash later.
+    from shared.imaging import load_fallback_file
+
     path = Path(raw)
     if not path.is_file():
         raise ValueError(f"{raw} is not a readable file")
+    try:
+        load_fallback_file(path)
+    except OSError as exc:
+        raise ValueError(f"{raw} cannot be read: {exc.strerror or exc}") from None
+    return path
+
+
+def _endpoint(raw: str) -> str:
+    # botocore refuses an endpoint without an http(s) scheme and host when the client is built.
+    parts = urlsplit(raw)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"has a bad port: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL, e.g. http://minio:9000")
+    return raw
+
+
+def _executable(raw: str) -> Path:
+    path = Path(raw)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise ValueError(f"{raw} is not an executable file")
     return path
 
 
@@ -225,7 +278,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Filesystem path, file:// URL or s3://bucket[/prefix]."),
     Setting("OGSHOT_MEMORY_CACHE_MB", "memory_cache_mb", "64", _number(int, 0, 100_000),
             "MiB of recent images each process keeps in memory, checked with storage on each use."),
-    Setting("OGSHOT_S3_ENDPOINT_URL", "s3_endpoint_url", None, str,
+    Setting("OGSHOT_S3_ENDPOINT_URL", "s3_endpoint_url", None, _endpoint,
             "Endpoint of an S3-compatible server (MinIO...); unset for AWS."),
     Setting("OGSHOT_ALLOWED_HOSTS", "allowed_hosts", None, _hosts,
             "Required. Hosts that may be rendered: example.com, *.example.com."),
@@ -233,6 +286,8 @@ SETTINGS: tuple[Setting, ...] = (
             "CIDRs that may be rendered although they are not public addresses."),
     Setting("OGSHOT_BROWSER", "browser", "firefox", _engine,
             "Engine the workers use: firefox or chromium."),
+    Setting("OGSHOT_BROWSER_BINARY", "browser_binary", None, _executable,
+            "The browser's executable; default: /usr/bin/firefox-esr or /usr/bin/chromium."),
     Setting("OGSHOT_MISS_WAIT", "miss_wait", "4", _number(float, 0, 60),
             "Seconds a request for an uncached image waits before the fallback."),
     Setting("OGSHOT_CACHE_TTL", "cache_ttl", "86400", _number(int, 0, 365 * 86400),

@@ -140,9 +140,8 @@ class UrlPolicy:
 
     @classmethod
     def from_config(cls, config: Config) -> UrlPolicy:
-        """Build the policy from the service configuration."""
-        hosts = tuple(h if h.startswith("*.") else normalize_host(h) for h in config.allowed_hosts)
-        return cls(hosts, config.allow_private_networks, config.allowed_ports)
+        """Build the policy from the service configuration (whose hosts are normalized)."""
+        return cls(config.allowed_hosts, config.allow_private_networks, config.allowed_ports)
 
     def normalize(self, raw: str) -> str:
         """Return the canonical form of ``raw``, or raise if it is malformed or not allowed.

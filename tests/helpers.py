@@ -279,12 +279,18 @@ def ogshot_env(**settings: str) -> dict[str, str]:
 
 
 def start(
-    argv: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    **popen: object,
 ) -> subprocess.Popen:
-    """Start a process in its own session (so stop_process ends its children too)."""
+    """Start a process in its own session (so stop_process ends its children too).
+
+    ``popen`` passes more of Popen's arguments (``cwd``, ``user``...).
+    """
     with open(log or os.devnull, "ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **popen
         )
 
 

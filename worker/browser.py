@@ -4,37 +4,100 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from shared.metrics import BROWSER_RESTARTS
-from worker.engines import Engine, RenderFailed, RenderTimeout, Shot
+from worker.engines import BrowserError, Engine, RenderFailed, RenderTimeout, Shot
 
 log = logging.getLogger(__name__)
 
+# The page a probe renders: no network, so only the browser itself can make it fail.
+PROBE_URL = "about:blank"
+PROBE_SIZE = (1200, 630, 1)
+
 
 class WarmBrowser:
-    """Keeps one engine running and hands it job after job."""
+    """Keeps one engine running and hands it job after job.
 
-    def __init__(self, name: str, factory: Callable[[], Engine], max_renders: int) -> None:
+    It also knows whether the browser works: ``state`` is "starting" until the first start,
+    "ok" after a start, render or probe that worked, and "failing: why" after one that did
+    not. ``start_failures`` counts failed starts in a row; at ``give_up_after`` of them
+    ``on_give_up`` is called once (the worker then stops, to be replaced by whatever runs it).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[], Engine],
+        max_renders: int,
+        give_up_after: int = 0,
+        on_give_up: Callable[[str], None] | None = None,
+    ) -> None:
         self.name = name
         self._factory = factory
         self._max_renders = max_renders
+        self._give_up_after = give_up_after
+        self._on_give_up = on_give_up
         self._engine: Engine | None = None
         self._renders = 0
         self.restarts = 0
+        self.start_failures = 0
+        self.state = "starting"
+        self.confirmed_at = 0.0  # monotonic time the browser last showed that it works
         # A warm-up thread and the task may both reach for the engine at start.
         self._lock = threading.Lock()
 
     def _get(self) -> Engine:
         if self._engine is None:
-            self._engine = self._factory()
+            try:
+                self._engine = self._factory()
+            except BrowserError as exc:
+                self._failed_start(str(exc))
+                raise
+            self.start_failures = 0
             self._renders = 0
+            self._confirm()
         return self._engine
+
+    def _failed_start(self, why: str) -> None:
+        self.start_failures += 1
+        self.state = f"failing: {why}"
+        log.error("%s browser did not start (%d in a row): %s", self.name,
+                  self.start_failures, why)  # fmt: skip
+        if self._on_give_up and self.start_failures == self._give_up_after:
+            self._on_give_up(f"{self.name} did not start {self.start_failures} times: {why}")
+
+    def _confirm(self) -> None:
+        self.state = "ok"
+        self.confirmed_at = time.monotonic()
 
     def warm(self) -> None:
         """Start the browser now so the first job does not pay for it."""
         with self._lock:
             self._get()
+
+    def probe(self, max_age: float) -> str:
+        """Render a blank page unless the browser showed it works in the last ``max_age`` s.
+
+        Starts the browser if it is not running. A render in progress counts as alive (its
+        time limits cover a hung browser). Returns ``state``.
+        """
+        if self.state == "ok" and time.monotonic() - self.confirmed_at < max_age:
+            return self.state
+        if not self._lock.acquire(blocking=False):
+            return self.state
+        try:
+            engine = self._get()
+            engine.screenshot(PROBE_URL, *PROBE_SIZE)
+            self._confirm()
+        except (BrowserError, RenderFailed) as exc:
+            if self._engine is not None:  # it started, then failed: a fresh one next time
+                self.state = f"failing: {exc}"
+                self._discard("probe failed")
+        finally:
+            self._lock.release()
+        return self.state
 
     def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
         """Take a screenshot with the warm engine, replacing the engine when it fails."""
@@ -47,12 +110,16 @@ class WarmBrowser:
                 self._discard("timeout")
                 raise
             except RenderFailed:
-                raise  # the page's fault: the browser is fine
-            except BaseException:
+                self._confirm()  # the page's fault: the browser answered
+                raise
+            except BaseException as exc:
                 # Crashed, hung or interrupted mid-command (a soft time limit): its state is
                 # unknown, so the next job gets a fresh one.
+                if isinstance(exc, BrowserError):
+                    self.state = f"failing: {exc}"
                 self._discard("failure")
                 raise
+            self._confirm()
             self._renders += 1
             if self._renders >= self._max_renders:
                 self._discard("max_renders")

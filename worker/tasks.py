@@ -4,33 +4,36 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 
 from shared.imaging import ImagingError, thumbnail
-from shared.index import ImageIndex
 from shared.jobs import PREWARM_QUEUE, RENDER_TASK, RETRY_BACKOFF_MAX, RenderResult
 from shared.jobstore import JobStore
 from shared.keys import InvalidOptions, RenderRequest, thumbnail_key
 from shared.metrics import RENDER_SECONDS, RENDERS
-from shared.redisconn import QueueUnavailable, connect
+from shared.redisconn import QueueUnavailable
 from shared.singleflight import DONE_OK, SingleFlight
-from shared.storage import ImageMeta, Storage, StorageUnavailable, make_storage
-from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
-from worker.browser import WarmBrowser
+from shared.storage import ImageMeta, Storage, StorageUnavailable
+from shared.urlpolicy import InvalidURL, RefusedURL
 from worker.celery_app import app, config
-from worker.egress import EgressGuard
-from worker.engines import BrowserError, RenderFailed, make_engine
-from worker.heartbeat import Heartbeat
+from worker.engines import BrowserError, RenderFailed
 from worker.reaper import mark_owner, reap_orphans
 from worker.render import render
+from worker.state import WorkerState, build_state
 
 log = logging.getLogger(__name__)
 
@@ -52,41 +55,29 @@ PERMANENT_ERRORS = (
 )
 
 
-@dataclass
-class WorkerState:
-    """What one worker process keeps between jobs."""
-
-    storage: Storage
-    flight: SingleFlight
-    jobs: JobStore
-    index: ImageIndex
-    heartbeat: Heartbeat
-    policy: UrlPolicy
-    egress: EgressGuard
-    browser: WarmBrowser
-
-
 @functools.cache
 def state() -> WorkerState:
     """Build this process's clients and browser once (after the pool forked it)."""
-    client = connect(config.redis_url)
-    policy = UrlPolicy.from_config(config)
-    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
-    jobs = JobStore(client, config.prewarm_debounce)
-    return WorkerState(
-        storage=make_storage(config),
-        flight=SingleFlight(client, config.lock_ttl),
-        jobs=jobs,
-        index=ImageIndex(client),
-        heartbeat=Heartbeat(jobs, config.browser),
-        policy=policy,
-        egress=egress,
-        browser=WarmBrowser(
-            config.browser,
-            functools.partial(make_engine, config.browser, config.render_timeout, egress.port),
-            config.browser_max_renders,
-        ),
-    )
+    return build_state(config, on_give_up=_stop_worker)
+
+
+_main_pid = os.getpid()
+
+
+@worker_init.connect
+def _remember_main_process(**_: Any) -> None:
+    global _main_pid  # noqa: PLW0603 - set once, before the pool forks, for its processes
+    _main_pid = os.getpid()
+
+
+def _stop_worker(why: str) -> None:
+    """Stop the whole worker with a failure exit, so compose or systemd start a new one.
+
+    A worker whose browser cannot start would otherwise take jobs it can never render.
+    SIGINT is Celery's warm shutdown with exit status 1: running jobs on other processes end.
+    """
+    log.critical("stopping the worker: %s", why)
+    os.kill(_main_pid, signal.SIGINT)
 
 
 @worker_process_init.connect
@@ -94,13 +85,13 @@ def _warm_up(**_: Any) -> None:
     mark_owner()
     reap_orphans()  # a predecessor killed with SIGKILL left its browser behind
 
-    # In a thread: Celery gives process init only a few seconds, a cold browser needs ~2.
+    # In a thread: Celery gives process init only a few seconds, a cold browser needs ~2
+    # (more when its start is tried again); the heartbeat starts it, then keeps probing it.
     def warm() -> None:
         try:
             state().heartbeat.start()
-            state().browser.warm()
         except Exception:
-            log.exception("browser warm-up failed; the first job will retry it")
+            log.exception("worker start-up failed; the first job will retry it")
 
     threading.Thread(target=warm, name="ogshot-warm-up", daemon=True).start()
 

@@ -6,6 +6,7 @@ Nothing outside this package imports selenium or marionette_driver.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 # Resolves after web fonts are ready and two frames have been painted, or after 3 s:
@@ -74,14 +75,23 @@ def check_status(status: object, url: str) -> None:
         raise RenderFailed(f"{url} answered HTTP {status}")
 
 
-def make_engine(name: str, render_timeout: float, proxy_port: int | None = None) -> Engine:
-    """Start the named engine (``firefox`` or ``chromium``), behind the egress guard if given."""
+def make_engine(
+    name: str,
+    render_timeout: float,
+    proxy_port: int | None = None,
+    binary: Path | None = None,
+) -> Engine:
+    """Start the named engine (``firefox`` or ``chromium``), behind the egress guard if given.
+
+    ``binary`` replaces the engine's usual executable (Debian's).
+    """
+    extra = {"binary": str(binary)} if binary else {}
     if name == "firefox":
         from worker.engines.firefox import FirefoxEngine
 
-        return FirefoxEngine(render_timeout, proxy_port)
+        return FirefoxEngine(render_timeout, proxy_port, **extra)
     if name == "chromium":
         from worker.engines.chromium import ChromiumEngine
 
-        return ChromiumEngine(render_timeout, proxy_port)
+        return ChromiumEngine(render_timeout, proxy_port, **extra)
     raise ValueError(f"unknown engine {name!r}")

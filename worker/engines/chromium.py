@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException
@@ -24,6 +28,9 @@ from worker.engines import (
 
 CHROMIUM_BINARY = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+# Chromium puts its singleton socket at $TMPDIR/org.chromium.Chromium.scoped_dir.XXXXXX/
+# SingletonSocket, and a unix socket path has at most 107 bytes: past this, it cannot start.
+MAX_TMPDIR_LENGTH = 56
 ARGS = (
     "--headless=new",
     "--no-sandbox",
@@ -63,11 +70,26 @@ class ChromiumEngine:
             # Chromium bypasses proxies for loopback unless this removes the implicit rule.
             options.add_argument("--proxy-bypass-list=<-loopback>")
         self._viewport: tuple[int, int, int] | None = None
+        # Profile and temporary files go into a directory of this engine's, removed in
+        # close(): Chromium leaves some in TMPDIR after every browser otherwise.
         try:
-            self._driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+            self._dir = Path(tempfile.mkdtemp(prefix="ogshot-chromium-"))
+        except OSError as exc:
+            raise BrowserError(f"chromium did not start: no temporary directory: {exc}") from exc
+        if len(str(self._dir)) > MAX_TMPDIR_LENGTH:
+            self.close()
+            raise BrowserError(
+                f"chromium did not start: TMPDIR {tempfile.gettempdir()} is too long for its "
+                f"socket path (at most {MAX_TMPDIR_LENGTH - 24} characters)"
+            )
+        options.add_argument(f"--user-data-dir={self._dir / 'profile'}")
+        service = Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": str(self._dir)})
+        try:
+            self._driver = webdriver.Chrome(service=service, options=options)
             self._driver.set_page_load_timeout(render_timeout)
             self._driver.set_script_timeout(5)
         except (WebDriverException, OSError, HTTPError) as exc:
+            self.close()
             raise BrowserError(f"chromium did not start: {_first_line(exc)}") from exc
 
     def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
@@ -120,11 +142,12 @@ class ChromiumEngine:
         return hops
 
     def close(self) -> None:
-        """Stop Chromium and chromedriver."""
+        """Stop Chromium and chromedriver and remove their temporary files."""
         driver = getattr(self, "_driver", None)
         if driver is not None:
             with contextlib.suppress(Exception):
                 driver.quit()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def _first_line(exc: BaseException) -> str:

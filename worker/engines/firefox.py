@@ -90,7 +90,7 @@ class FirefoxEngine:
         os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
         self._viewport: tuple[int, int, int] | None = None
         self._scale = 1
-        # The browser's own log goes into a directory of this engine's: marionette_driver
+        # The browser's log and profile go into a directory of this engine's: marionette_driver
         # deletes whatever file it is given before writing it, so given os.devnull it replaced
         # /dev/null with a regular file (as root), or could not start Firefox at all (as any
         # other user). The directory follows TMPDIR and goes away in close().
@@ -110,6 +110,9 @@ class FirefoxEngine:
                 # Without a log file mozprocess writes to sys.stdout.buffer, which Celery's
                 # stdout proxy does not have.
                 gecko_log=str(self._log),
+                # The profile too, so that close() removes it even where mozrunner's own
+                # clean-up does not (after a browser that died, say).
+                workspace=str(self._dir),
                 socket_timeout=render_timeout + 20,
                 startup_timeout=60,
             )

@@ -1,0 +1,72 @@
+"""What one worker process builds once from the configuration and keeps between jobs.
+
+Apart from the task module (which needs the Celery app, read from the environment), so the
+tests can build a worker's state from any configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.config import Config
+from shared.index import ImageIndex
+from shared.jobstore import JobStore
+from shared.redisconn import connect
+from shared.singleflight import SingleFlight
+from shared.storage import Storage, make_storage
+from shared.urlpolicy import UrlPolicy
+from worker.browser import WarmBrowser
+from worker.egress import EgressGuard
+from worker.engines import make_engine
+from worker.heartbeat import Heartbeat
+
+
+@dataclass
+class WorkerState:
+    """What one worker process keeps between jobs."""
+
+    storage: Storage
+    flight: SingleFlight
+    jobs: JobStore
+    index: ImageIndex
+    heartbeat: Heartbeat
+    policy: UrlPolicy
+    egress: EgressGuard
+    browser: WarmBrowser
+
+
+# Failed browser starts in a row after which the worker stops (to be restarted by whatever
+# runs it): with the heartbeat's pauses between tries, about half a minute.
+GIVE_UP_AFTER = 5
+
+
+def build_state(config: Config, on_give_up: Callable[[str], None] | None = None) -> WorkerState:
+    """Build a process's clients and (not yet started) browser from ``config``.
+
+    ``on_give_up`` is called once the browser failed to start GIVE_UP_AFTER times in a row.
+    """
+    client = connect(config.redis_url)
+    policy = UrlPolicy.from_config(config)
+    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
+    jobs = JobStore(client, config.prewarm_debounce)
+    browser = WarmBrowser(
+        config.browser,
+        functools.partial(
+            make_engine, config.browser, config.render_timeout, egress.port, config.browser_binary
+        ),
+        config.browser_max_renders,
+        GIVE_UP_AFTER,
+        on_give_up,
+    )
+    return WorkerState(
+        storage=make_storage(config),
+        flight=SingleFlight(client, config.lock_ttl),
+        jobs=jobs,
+        index=ImageIndex(client),
+        heartbeat=Heartbeat(jobs, browser),
+        policy=policy,
+        egress=egress,
+        browser=browser,
+    )
