@@ -91,3 +91,81 @@ def test_timeout_restarts_the_engine() -> None:
         browser.screenshot("slow", 1, 1, 1)
     assert factory.made[0].closed
     assert browser.screenshot("ok", 1, 1, 1).png == b"1:ok"
+
+
+class BrokenFactory:
+    """A browser that cannot start (a missing binary, a /dev/null it may not touch)."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def __call__(self) -> CountingEngine:
+        self.tries += 1
+        raise BrowserError("firefox did not start: [Errno 13] Permission denied")
+
+
+def test_probe_starts_the_browser_and_renders_a_blank_page() -> None:
+    """An idle worker's probe starts the browser and renders about:blank: state "ok"."""
+    factory = Factory()
+    browser = WarmBrowser("counting", factory, max_renders=100)
+    assert browser.state == "starting"
+    assert browser.probe(max_age=30) == "ok"
+    assert len(factory.made) == 1
+    # Seen working a moment ago: no second probe render until max_age has passed.
+    factory.failures["about:blank"] = BrowserError("would fail")
+    assert browser.probe(max_age=30) == "ok"
+    assert browser.probe(max_age=0).startswith("failing: would fail")
+    assert factory.made[0].closed  # a browser that failed its probe is replaced
+
+
+def test_probe_of_a_browser_that_died_while_idle_says_failing_then_recovers() -> None:
+    """A dead browser makes the probe fail (unhealthy); the next probe starts a new one."""
+    factory = Factory({"about:blank": BrowserError("no session")})
+    browser = WarmBrowser("counting", factory, max_renders=100)
+    assert browser.probe(max_age=0) == "failing: no session"
+    factory.failures.clear()
+    assert browser.probe(max_age=0) == "ok"
+    assert len(factory.made) == 2
+
+
+def test_failed_starts_are_counted_and_end_in_giving_up_once() -> None:
+    """Each failed start says "failing"; the give-up call comes once, at the limit."""
+    given_up: list[str] = []
+    browser = WarmBrowser("counting", BrokenFactory(), 100, give_up_after=3,
+                          on_give_up=given_up.append)  # fmt: skip
+    for attempt in range(1, 5):
+        assert browser.probe(max_age=0).startswith("failing: firefox did not start")
+        assert browser.start_failures == attempt
+    with pytest.raises(BrowserError):
+        browser.screenshot("u", 1, 1, 1)
+    assert len(given_up) == 1
+    assert "did not start 3 times" in given_up[0]
+
+
+def test_a_start_that_works_resets_the_count() -> None:
+    """Failed starts count in a row only: one that works starts the count again."""
+    factory = Factory()
+    broken = BrokenFactory()
+    makers = iter([broken, broken, factory, broken])
+
+    def make() -> CountingEngine:
+        return next(makers)()
+
+    browser = WarmBrowser("counting", make, 100, give_up_after=3, on_give_up=pytest.fail)
+    for _ in range(2):
+        browser.probe(max_age=0)
+    assert browser.probe(max_age=0) == "ok"
+    assert browser.start_failures == 0
+    browser.close()
+    assert browser.probe(max_age=0).startswith("failing")
+    assert browser.start_failures == 1
+
+
+def test_page_failure_keeps_the_browser_ok() -> None:
+    """A page that fails to load says nothing about the browser: it stays "ok"."""
+    factory = Factory({"bad": RenderFailed("HTTP 500")})
+    browser = WarmBrowser("counting", factory, max_renders=100)
+    with pytest.raises(RenderFailed):
+        browser.screenshot("bad", 1, 1, 1)
+    assert browser.state == "ok"
+    assert not factory.made[0].closed

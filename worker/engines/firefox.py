@@ -121,7 +121,8 @@ class FirefoxEngine:
             self._m.timeout.script = 5
             with self._m.using_context(self._m.CONTEXT_CHROME):
                 self._m.execute_script(_UNCLAMP_SCRIPT)
-        except (OSError, errors.MarionetteException) as exc:
+        except Exception as exc:
+            # Whatever stops a start (mozversion, mozrunner, Marionette) is a failed start.
             said = self._log_tail()
             self.close()
             raise BrowserError(f"firefox did not start: {exc}{said}") from exc
