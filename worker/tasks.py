@@ -13,12 +13,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import (
-    worker_init,
-    worker_process_init,
-    worker_process_shutdown,
-    worker_shutdown,
-)
+from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
 
 from shared.imaging import ImagingError, thumbnail
 from shared.jobs import PREWARM_QUEUE, RENDER_TASK, RETRY_BACKOFF_MAX, RenderResult
@@ -61,13 +56,9 @@ def state() -> WorkerState:
     return build_state(config, on_give_up=_stop_worker)
 
 
-_main_pid = os.getpid()
-
-
-@worker_init.connect
-def _remember_main_process(**_: Any) -> None:
-    global _main_pid  # noqa: PLW0603 - set once, before the pool forks, for its processes
-    _main_pid = os.getpid()
+# Celery's main process imports this module before its pool forks: the pool's processes
+# inherit the main process's pid here.
+_MAIN_PID = os.getpid()
 
 
 def _stop_worker(why: str) -> None:
@@ -77,7 +68,7 @@ def _stop_worker(why: str) -> None:
     SIGINT is Celery's warm shutdown with exit status 1: running jobs on other processes end.
     """
     log.critical("stopping the worker: %s", why)
-    os.kill(_main_pid, signal.SIGINT)
+    os.kill(_MAIN_PID, signal.SIGINT)
 
 
 @worker_process_init.connect
