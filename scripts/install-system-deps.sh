@@ -3,9 +3,11 @@
 # Used by scripts/setup (and so by .ci/run); Dockerfile.worker is to use it too, so CI runs
 # the same install steps as the image. Installs only what is missing; needs root or sudo.
 #   --no-chromium   skip chromium and chromium-driver (Firefox alone is enough to run)
+#   --no-firefox    skip firefox-esr (Chromium alone is enough to run)
 #   --dev           also the tools the checks use (docker-compose validates the compose file,
 #                   wrk drives the benchmarks in bench/)
-#   --image         also tini (PID 1 in the worker image) and nothing for development
+#   --image         for the worker image: tini (its PID 1), and no redis-server (Redis runs
+#                   in a container of its own)
 set -euo pipefail
 
 packages=(
@@ -22,8 +24,12 @@ for arg in "$@"; do
       packages=("${packages[@]/chromium-driver/}")
       packages=("${packages[@]/chromium/}")
       ;;
+    --no-firefox) packages=("${packages[@]/firefox-esr/}") ;;
     --dev) packages+=(docker-compose wrk) ;;
-    --image) packages+=(tini) ;;
+    --image)
+      packages=("${packages[@]/redis-server/}")
+      packages+=(tini)
+      ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac
 done
