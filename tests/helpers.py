@@ -245,6 +245,23 @@ def image(web: str, page: str, timeout: float = 60) -> requests.Response:
     return requests.get(f"{web}/image/{quote_plus(page)}.png", timeout=timeout)
 
 
+def until_rendered(
+    web: str, page: str, timeout: float = 90, every_status: int | None = None
+) -> requests.Response:
+    """Fetch until the real image (not the fallback) comes back, or ``timeout`` passes.
+
+    With ``every_status``, each answer on the way must have that status.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        response = image(web, page)
+        if every_status is not None:
+            assert response.status_code == every_status
+        if response.headers["X-Ogshot-Cache"] in ("miss", "hit") or time.monotonic() > deadline:
+            return response
+        time.sleep(1)
+
+
 def wait_job(web: str, token: str, job_id: str, timeout: float = 90) -> dict[str, object]:
     """Follow a pre-warm job through the API until it is done or failed; return its record."""
     deadline = time.monotonic() + timeout

@@ -25,6 +25,7 @@ from tests.helpers import (
     serving,
     start,
     stop_process,
+    until_rendered,
     wait_for_port,
     wait_job,
 )
@@ -59,16 +60,6 @@ def outage_stack(tmp_path: Path) -> Iterator[tuple[str, int, subprocess.Popen]]:
                 yield f"http://127.0.0.1:{web_port}", redis_port, redis_proc
         finally:
             stop_process(worker)
-
-
-def until_rendered(web: str, page: str, timeout: float = 90) -> requests.Response:
-    """Fetch until the real image (not the fallback) comes back."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = image(web, page)
-        if response.headers["X-Ogshot-Cache"] in ("miss", "hit") or time.monotonic() > deadline:
-            return response
-        time.sleep(1)
 
 
 def test_redis_outage_and_recovery(

@@ -27,6 +27,7 @@ from tests.helpers import (
     require,
     start,
     stop_process,
+    until_rendered,
     wait_for_port,
 )
 
@@ -97,17 +98,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
         redis.stop()
 
 
-def until_rendered(web: str, page: str, timeout: float = 120) -> requests.Response:
-    """Fetch until the real image (not the fallback) comes back; every answer must be 200."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = image(web, page)
-        assert response.status_code == 200
-        if response.headers["X-Ogshot-Cache"] in RENDERED or time.monotonic() > deadline:
-            return response
-        time.sleep(1)
-
-
 RENDERED = ("miss", "hit")
 
 
@@ -127,7 +117,7 @@ def _until_answering(web: str, timeout: float = 60) -> None:
 
 def test_dead_children_are_started_again(served: Served, pages: PageServer) -> None:
     """kill -9 of the worker, then of the web tier: each comes back, and pages render."""
-    before = until_rendered(served.web, pages.url("/page/sv-before"))
+    before = until_rendered(served.web, pages.url("/page/sv-before"), 120, 200)
     assert before.headers["X-Ogshot-Cache"] in RENDERED
     for name in ("worker", "web"):
         pid = served.children()[name]
@@ -137,7 +127,7 @@ def test_dead_children_are_started_again(served: Served, pages: PageServer) -> N
             time.sleep(0.5)
         assert served.children().get(name) not in (None, pid), f"the {name} was not restarted"
         _until_answering(served.web)
-        rendered = until_rendered(served.web, pages.url(f"/page/sv-after-{name}"))
+        rendered = until_rendered(served.web, pages.url(f"/page/sv-after-{name}"), 120, 200)
         assert rendered.headers["X-Ogshot-Cache"] in RENDERED
     assert served.proc.poll() is None
     text = served.log.read_text()
@@ -154,7 +144,7 @@ def test_redis_stopped_during_renders_again_and_again(served: Served, pages: Pag
     page renders after each outage."""
     web = served.web
     cached = pages.url("/page/sv-cached")
-    assert until_rendered(web, cached).headers["X-Ogshot-Cache"] in RENDERED
+    assert until_rendered(web, cached, 120, 200).headers["X-Ogshot-Cache"] in RENDERED
     for cycle in range(3):
         answers: list[int] = []
         # A page that takes 3 s to load: its render is in flight when Redis goes away.
@@ -171,6 +161,6 @@ def test_redis_stopped_during_renders_again_and_again(served: Served, pages: Pag
         served.redis.start()
         fetch.join(timeout=60)
         assert answers == [200]
-        after = until_rendered(web, pages.url(f"/page/sv-after-{cycle}"))
+        after = until_rendered(web, pages.url(f"/page/sv-after-{cycle}"), 120, 200)
         assert after.headers["X-Ogshot-Cache"] in RENDERED, served.log.read_text()[-3000:]
     assert served.proc.poll() is None
