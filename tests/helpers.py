@@ -324,13 +324,17 @@ def serving(
         stop_process(proc)
 
 
+def redis_argv(port: int) -> list[str]:
+    """A throwaway redis-server on ``port``: no persistence, loopback only."""
+    return [require("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no"]  # fmt: skip
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Run a throwaway redis-server; yield its base URL (no database number)."""
     port = free_port()
-    argv = [require("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no"]  # fmt: skip
-    with serving(argv, port):
+    with serving(redis_argv(port), port):
         yield f"redis://127.0.0.1:{port}"
 
 

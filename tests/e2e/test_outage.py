@@ -21,6 +21,7 @@ from tests.helpers import (
     free_port,
     image,
     ogshot_env,
+    redis_argv,
     require,
     serving,
     start,
@@ -32,12 +33,6 @@ from tests.helpers import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
 TOKEN = "outage-token-0123456789abcdef"
-
-
-def redis_argv(port: int) -> list[str]:
-    """A throwaway redis-server on ``port``."""
-    return [require("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no"]  # fmt: skip
 
 
 @pytest.fixture

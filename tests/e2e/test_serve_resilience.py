@@ -24,6 +24,7 @@ from tests.helpers import (
     free_port,
     image,
     ogshot_env,
+    redis_argv,
     require,
     start,
     stop_process,
@@ -43,9 +44,7 @@ class RedisOnPort:
 
     def start(self) -> None:
         """Start it and wait until it listens."""
-        argv = [require("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no"]  # fmt: skip
-        self.proc = start(argv)
+        self.proc = start(redis_argv(self.port))
         wait_for_port("127.0.0.1", self.port, proc=self.proc)
 
     def stop(self) -> None:
