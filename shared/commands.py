@@ -34,7 +34,7 @@ def web_argv(config: Config, bind: str, workers: int | None) -> list[str]:
         "--graceful-timeout", "10",
         # No gunicorn access log: the app writes one line per request (web/access.py).
         "--config", "python:web.gunicorn_hooks",
-        # gunicorn 24+ opens a control socket in $HOME/.gunicorn: nothing uses it, and the
+        # gunicorn (27) opens a control socket in $HOME/.gunicorn: nothing uses it, and the
         # web tier writes nothing outside its temporary directories.
         "--no-control-socket",
     ]  # fmt: skip

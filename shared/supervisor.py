@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Pauses before a restart double from FIRST_PAUSE up to MAX_PAUSE; a child that ran for
 # STEADY seconds before it died starts again after FIRST_PAUSE.
@@ -30,7 +30,7 @@ class Child:
     started: float = 0.0
     pause: float = FIRST_PAUSE
     due: float = 0.0  # when a dead child is started again (monotonic)
-    restarts: int = field(default=0)
+    restarts: int = 0
 
     def start(self) -> None:
         """Start the process."""
