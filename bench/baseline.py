@@ -1,7 +1,7 @@
 """The hit-path floor: a bare Flask route that returns one image from memory.
 
 Served by gunicorn with exactly the settings of ``ogshot web`` (``bench.stack`` builds both
-command lines from ``shared.commands.web_argv``), so the ratio of the two is what ogshot's own
+command lines from ``ogshot.services.web_argv``), so the ratio of the two is what ogshot's own
 work costs: URL parsing, policy, key, storage read, metrics and logs.
 """
 

@@ -20,7 +20,7 @@ from urllib.parse import quote_plus
 import requests
 from PIL import Image
 
-from shared.commands import web_argv
+from ogshot.services import web_argv
 from shared.config import load_config
 from shared.imaging import encode
 from shared.keys import RenderRequest

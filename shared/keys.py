@@ -12,29 +12,23 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# The options' defaults, limits and spellings are the site helper's: a URL it builds is one
+# the service accepts.
+from ogshot_client.options import (
+    CONTENT_TYPES,
+    DEFAULT_FORMAT,
+    DEFAULT_HEIGHT,
+    DEFAULT_SCALE,
+    DEFAULT_WIDTH,
+    EXTENSIONS,
+    FORMATS,
+    ImageOptions,
+    InvalidOptions,
+)
+
 KEY_VERSION = "v1"
-FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp"}
-EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
-CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-WIDTHS = (200, 2400)
-HEIGHTS = (100, 2400)
-SCALES = (1, 2)
 
-
-class InvalidOptions(ValueError):  # noqa: N818 - reads as the outcome: 400
-    """An image option is out of range (answered with 400)."""
-
-
-def _int_option(name: str, raw: str | int | None, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise InvalidOptions(f"{name} must be an integer from {low} to {high}") from None
-    if not low <= value <= high:
-        raise InvalidOptions(f"{name} must be an integer from {low} to {high}")
-    return value
+__all__ = ["CONTENT_TYPES", "FORMATS", "KEY_VERSION", "InvalidOptions", "RenderRequest"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +36,10 @@ class RenderRequest:
     """What to render: a normalized page URL and the image options."""
 
     url: str
-    width: int = 1200
-    height: int = 630
-    scale: int = 1
-    format: str = "png"
+    width: int = DEFAULT_WIDTH
+    height: int = DEFAULT_HEIGHT
+    scale: int = DEFAULT_SCALE
+    format: str = DEFAULT_FORMAT
 
     @classmethod
     def build(
@@ -58,17 +52,8 @@ class RenderRequest:
         format: str | None = None,  # noqa: A002 - the public option is called "format"
     ) -> RenderRequest:
         """Validate raw option values (query-string text or ints) into a request."""
-        fmt = FORMATS.get((format or "png").lower())
-        if fmt is None:
-            raise InvalidOptions("format must be png, jpg, jpeg or webp")
-        scale_value = _int_option("scale", scale, 1, 1, 2)
-        return cls(
-            url=url,
-            width=_int_option("w", width, 1200, *WIDTHS),
-            height=_int_option("h", height, 630, *HEIGHTS),
-            scale=scale_value,
-            format=fmt,
-        )
+        options = ImageOptions.parse(width=width, height=height, scale=scale, format=format)
+        return cls(url, options.width, options.height, options.scale, options.format)
 
     @property
     def pixel_size(self) -> tuple[int, int]:

@@ -65,6 +65,8 @@ def _runtime_closure() -> dict[str, str]:
         ):
             continue
         name = canonicalize_name(requirement.name)
+        if name == "ogshot-client":  # built from client/, as ogshot is from the checkout
+            continue
         if name in found and not requirement.extras:
             continue
         found[name] = metadata.version(requirement.name)

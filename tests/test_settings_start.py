@@ -16,7 +16,7 @@ import pytest
 from celery import Celery
 from PIL import Image
 
-from shared.commands import web_argv, worker_argv
+from ogshot.services import web_argv, worker_argv
 from shared.config import SETTINGS, ConfigError, load_config
 from shared.jobs import celery_settings
 from web import create_app

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, g, request
+from ogshot_client.signing import verify
 from werkzeug.http import http_date
 
 from shared.imaging import fallback_image
@@ -16,7 +17,6 @@ from shared.keys import CONTENT_TYPES, FORMATS, RenderRequest
 from shared.metrics import FALLBACKS, IMAGE_REQUESTS, MISS_WAITS
 from shared.ratelimit import RateLimited
 from shared.redisconn import QueueUnavailable
-from shared.signing import verify
 from shared.singleflight import DONE_OK
 from shared.storage import ImageMeta, StorageUnavailable, StoredImage
 from shared.urlpolicy import InvalidURL, RefusedURL, url_host

@@ -6,10 +6,10 @@ import uuid
 from typing import Any
 
 from flask import request
+from ogshot_client import og_image_url
 
 from shared.keys import RenderRequest
 from shared.redisconn import QueueUnavailable
-from shared.site import og_image_url
 from web import Services
 
 

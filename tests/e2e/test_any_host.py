@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from ogshot_client import og_image_url
 from PIL import Image
 
-from shared.site import og_image_url
 from tests.helpers import (
     PageServer,
     close_to,

@@ -8,13 +8,12 @@ from urllib.parse import quote_plus, urlsplit
 import pytest
 import redis
 from flask import Flask
+from ogshot_client import og_image_url, sign
 
 from shared.config import ConfigError, load_config
 from shared.jobs import MISS_QUEUE
 from shared.keys import RenderRequest
 from shared.ratelimit import RateLimits
-from shared.signing import sign
-from shared.site import og_image_url
 from tests.helpers import local_app
 
 OLD_KEY = "old-signing-key-0123456789"

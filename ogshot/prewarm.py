@@ -1,14 +1,17 @@
 """`ogshot prewarm`: read URLs (arguments, a file, a sitemap), send them to a running service
-in batches, optionally follow the jobs, and summarize. Standard library only: it runs on the
-site's side, where only this client is needed."""
+in batches, optionally follow the jobs, and summarize.
+
+The calls are the site helper's (ogshot_client.ApiClient: timeouts, retries with backoff, the
+API's error shapes in one place); the progress bars are rich's, which draws them live on a
+terminal and, in a log, writes their final state once instead of control characters.
+"""
 
 from __future__ import annotations
 
+import argparse
 import gzip
-import json
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,16 +19,14 @@ from pathlib import Path
 from typing import Any, TextIO
 from xml.etree import ElementTree
 
+from ogshot_client import ApiClient, ApiError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from shared.config import load_client_config
+
 MAX_SITEMAP_DEPTH = 3
 MAX_SITEMAP_URLS = 200_000
-
-
-class ApiError(RuntimeError):
-    """The service refused or could not be reached."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"HTTP {status}: {reason}" if status else reason)
-        self.status = status
 
 
 def _load(source: str, timeout: float = 30) -> bytes:
@@ -68,45 +69,6 @@ def read_url_file(path: str) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-class ApiClient:
-    """Talks to the service's JSON API."""
-
-    def __init__(self, server: str, token: str, timeout: float = 60) -> None:
-        if not server.startswith(("http://", "https://")):
-            raise ApiError(0, f"server must be an http(s) URL, not {server!r}")
-        self.server = server.rstrip("/")
-        self.token = token
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        # self.server is http(s), checked in __init__.
-        request = urllib.request.Request(self.server + path, data=data, method=method)  # noqa: S310
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            try:
-                reason = json.loads(exc.read()).get("error", exc.reason)
-            except ValueError:
-                reason = exc.reason
-            raise ApiError(exc.code, str(reason)) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise ApiError(0, f"cannot reach {self.server}: {exc}") from None
-
-    def prewarm(self, urls: list[str], options: dict[str, Any]) -> dict[str, Any]:
-        """POST one batch to /api/prewarm."""
-        result: dict[str, Any] = self._call("POST", "/api/prewarm", {"urls": urls, **options})
-        return result
-
-    def job(self, job_id: str) -> dict[str, Any]:
-        """GET /api/jobs/<id>."""
-        result: dict[str, Any] = self._call("GET", f"/api/jobs/{job_id}")
-        return result
-
-
 @dataclass
 class Summary:
     """What became of the URLs."""
@@ -119,15 +81,14 @@ class Summary:
         return sum(1 for job in self.jobs.values() if job["status"] == status)
 
 
-def _progress(out: TextIO, label: str, done: int, total: int) -> None:
-    width = 30
-    filled = width * done // max(total, 1)
-    line = f"{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-    if out.isatty():
-        out.write("\r" + line + ("\n" if done >= total else ""))
-    else:
-        out.write(line + "\n")
-    out.flush()
+def _bars(out: TextIO) -> Progress:
+    return Progress(
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=out),
+    )
 
 
 def _batches(items: list[str], size: int) -> Iterable[list[str]]:
@@ -147,29 +108,34 @@ def run(
 ) -> Summary:
     """Send ``urls`` in batches; with ``wait``, follow every job until it ends or time runs out."""
     summary = Summary()
-    sent = 0
-    for batch in _batches(urls, batch_size):
-        answer = client.prewarm(batch, options)
-        for job in answer["jobs"]:
-            summary.jobs[job["id"]] = job
-        summary.rejected += answer["rejected"]
-        sent += len(batch)
-        _progress(out, "sent", sent, len(urls))
-    if not wait:
-        return summary
+    with _bars(out) as bars:
+        sending = bars.add_task("sent", total=len(urls))
+        for batch in _batches(urls, batch_size):
+            answer = client.prewarm(batch, options)
+            for job in answer["jobs"]:
+                summary.jobs[job["id"]] = job
+            summary.rejected += answer["rejected"]
+            bars.advance(sending, len(batch))
+        if wait:
+            _follow(client, summary, bars, timeout)
+    return summary
+
+
+def _follow(client: ApiClient, summary: Summary, bars: Progress, timeout: float) -> None:
+    """Poll every job that has not ended until all have or ``timeout`` seconds passed."""
     deadline = time.monotonic() + timeout
     open_ids = [i for i, job in summary.jobs.items() if job["status"] not in ("done", "failed")]
     total = len(summary.jobs)
+    rendering = bars.add_task("rendered", total=total, completed=total - len(open_ids))
     while open_ids and time.monotonic() < deadline:
         for job_id in list(open_ids):
             job = client.job(job_id)
             summary.jobs[job_id].update(status=job["status"], error=job.get("error"))
             if job["status"] in ("done", "failed"):
                 open_ids.remove(job_id)
-        _progress(out, "rendered", total - len(open_ids), total)
+        bars.update(rendering, completed=total - len(open_ids))
         if open_ids:
             time.sleep(0.5)
-    return summary
 
 
 def report(summary: Summary, waited: bool, out: TextIO = sys.stdout) -> int:
@@ -187,3 +153,34 @@ def report(summary: Summary, waited: bool, out: TextIO = sys.stdout) -> int:
     if failed or summary.rejected or (waited and pending):
         return 1
     return 0
+
+
+def cmd_prewarm(args: argparse.Namespace) -> int:
+    """Send pre-warms to a running service and report what became of them."""
+    client_config = load_client_config()
+    token = args.token or client_config.token
+    if not token:
+        print("ogshot: no API token: set OGSHOT_API_TOKEN or pass --token", file=sys.stderr)
+        return 2
+    try:
+        urls = list(args.urls)
+        if args.file:
+            urls += read_url_file(args.file)
+        if args.sitemap:
+            urls += read_sitemap(args.sitemap)
+    except (OSError, ValueError) as exc:
+        print(f"ogshot: cannot read the URLs: {exc}", file=sys.stderr)
+        return 2
+    if not urls:
+        print("ogshot: no URLs given (arguments, --file or --sitemap)", file=sys.stderr)
+        return 2
+    options = {k: v for k, v in (("w", args.width), ("h", args.height), ("scale", args.scale),
+                                 ("format", args.format)) if v is not None}  # fmt: skip
+    try:
+        client = ApiClient(args.server or client_config.server, token)
+        summary = run(client, urls, options, batch_size=args.batch_size, wait=args.wait,
+                      timeout=args.timeout)  # fmt: skip
+    except ApiError as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2
+    return report(summary, waited=args.wait)

@@ -1,5 +1,6 @@
 """The ``ogshot`` command: serve (development), web and worker (production), render, prewarm,
-sign, reindex and health. The commands themselves are in shared/commands.py."""
+sign, reindex and health. The commands themselves are in ogshot/services.py (the service's
+processes), ogshot/tools.py (one-off commands) and ogshot/prewarm.py."""
 
 from __future__ import annotations
 
@@ -7,16 +8,9 @@ import argparse
 import sys
 from typing import Any
 
-from shared.commands import (
-    cmd_health,
-    cmd_prewarm,
-    cmd_reindex,
-    cmd_render,
-    cmd_serve,
-    cmd_sign,
-    cmd_web,
-    cmd_worker,
-)
+from ogshot.prewarm import cmd_prewarm
+from ogshot.services import cmd_health, cmd_serve, cmd_web, cmd_worker
+from ogshot.tools import cmd_reindex, cmd_render, cmd_sign
 from shared.config import ConfigError, load_config
 from shared.logs import setup_logging
 

@@ -1,4 +1,4 @@
-"""What each ``ogshot`` command does (the parser is in shared/cli.py)."""
+"""The service commands: serve (development), web and worker (production), health."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
+from ogshot.supervisor import Child, supervise
 from shared.config import Config, child_environment
 from shared.jobs import QUEUES
+from shared.jobstore import WORKER_PREFIX
 from shared.redisconn import QueueUnavailable, connect, translated
 from shared.storage import StorageUnavailable, make_storage
 
@@ -121,11 +123,9 @@ def _check_storage(config: Config) -> None:
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     """Run web and worker together until interrupted (development, the README's command).
 
-    A child that exits is started again after a pause (shared/supervisor.py): a worker
+    A child that exits is started again after a pause (ogshot/supervisor.py): a worker
     ended by a broker outage must not take the web tier with it.
     """
-    from shared.supervisor import Child, supervise
-
     _check_storage(config)
     with _redis_for(config) as redis_url:
         # One metrics directory for both: the web's /metrics then shows the renders too.
@@ -163,124 +163,9 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
               metrics_environment())  # fmt: skip
 
 
-def cmd_render(config: Config, args: argparse.Namespace) -> int:
-    """Render one page to a file without queue or storage."""
-    import functools
-
-    from shared.keys import InvalidOptions, RenderRequest
-    from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
-    from worker.browser import WarmBrowser
-    from worker.egress import EgressGuard
-    from worker.engines import BrowserError, RenderFailed, make_engine
-    from worker.render import render
-
-    policy = UrlPolicy.from_config(config)
-    output = Path(args.output)
-    fmt = args.format or output.suffix.lstrip(".") or "png"
-    try:
-        request = RenderRequest.build(
-            policy.normalize(args.url),
-            width=args.width,
-            height=args.height,
-            scale=args.scale,
-            format=fmt,
-        )
-    except (InvalidURL, RefusedURL, InvalidOptions) as exc:
-        print(f"ogshot: {exc}", file=sys.stderr)
-        return 2
-    engine = args.engine or config.browser
-    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
-    binary = config.browser_binary if engine == config.browser else None
-    factory = functools.partial(make_engine, engine, config.render_timeout, egress.port, binary)
-    browser = WarmBrowser(engine, factory, 1)
-    try:
-        data, meta = render(request, browser, policy, egress)
-    except (RefusedURL, RenderFailed, BrowserError) as exc:
-        print(f"ogshot: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, RefusedURL) else 1
-    finally:
-        browser.close()
-        egress.close()
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(output)
-    print(f"{output}: {meta.width * meta.scale}x{meta.height * meta.scale} {meta.format}, "
-          f"{meta.size} bytes, {meta.render_ms} ms with {meta.engine}")  # fmt: skip
-    return 0
-
-
-def cmd_prewarm(args: argparse.Namespace) -> int:
-    """Send pre-warms to a running service and report what became of them."""
-    from shared.config import load_client_config
-    from shared.prewarm import ApiClient, ApiError, read_sitemap, read_url_file, report, run
-
-    client_config = load_client_config()
-    token = args.token or client_config.token
-    if not token:
-        print("ogshot: no API token: set OGSHOT_API_TOKEN or pass --token", file=sys.stderr)
-        return 2
-    try:
-        urls = list(args.urls)
-        if args.file:
-            urls += read_url_file(args.file)
-        if args.sitemap:
-            urls += read_sitemap(args.sitemap)
-    except (OSError, ValueError) as exc:
-        print(f"ogshot: cannot read the URLs: {exc}", file=sys.stderr)
-        return 2
-    if not urls:
-        print("ogshot: no URLs given (arguments, --file or --sitemap)", file=sys.stderr)
-        return 2
-    options = {k: v for k, v in (("w", args.width), ("h", args.height), ("scale", args.scale),
-                                 ("format", args.format)) if v is not None}  # fmt: skip
-    try:
-        client = ApiClient(args.server or client_config.server, token)
-        summary = run(client, urls, options, batch_size=args.batch_size, wait=args.wait,
-                      timeout=args.timeout)  # fmt: skip
-    except ApiError as exc:
-        print(f"ogshot: {exc}", file=sys.stderr)
-        return 2
-    return report(summary, waited=args.wait)
-
-
-def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
-    """Rebuild the admin pages' Redis index from storage."""
-    from shared.index import ImageIndex
-
-    try:
-        count = ImageIndex(connect(config.redis_url)).rebuild(make_storage(config))
-    except (QueueUnavailable, StorageUnavailable) as exc:
-        print(f"ogshot: reindex failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"indexed {count} images")
-    return 0
-
-
-def cmd_sign(config: Config, args: argparse.Namespace) -> int:
-    """Print the signed og:image URL of a page."""
-    from shared.config import load_client_config
-    from shared.keys import InvalidOptions
-    from shared.site import og_image_url
-
-    if not config.signing_keys:
-        print("ogshot: no OGSHOT_SIGNING_KEYS to sign with", file=sys.stderr)
-        return 2
-    base = args.base or load_client_config().server
-    try:
-        print(og_image_url(base, args.url, width=args.width, height=args.height,
-                           scale=args.scale, format=args.format,
-                           signing_key=config.signing_keys[0]))  # fmt: skip
-    except (InvalidOptions, KeyError) as exc:
-        print(f"ogshot: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def cmd_health(config: Config, args: argparse.Namespace) -> int:
     """Exit 0 if this machine's web answers /healthz, or its worker beat recently (containers)."""
     if args.tier == "web":
-        import urllib.request
-
         url = f"http://127.0.0.1:{config.port}/healthz"
         try:
             with urllib.request.urlopen(url, timeout=3) as response:
@@ -288,8 +173,6 @@ def cmd_health(config: Config, args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"ogshot: web not healthy: {exc}", file=sys.stderr)
             return 1
-    from shared.jobstore import WORKER_PREFIX
-
     pattern = f"{WORKER_PREFIX}{socket.gethostname()}-*"
     try:
         with translated():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.prewarm import Summary, read_sitemap, read_url_file, report
+from ogshot.prewarm import Summary, read_sitemap, read_url_file, report
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 

@@ -1,0 +1,97 @@
+"""Image URLs and the meta tags that carry them, in Python or in Jinja templates."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import quote_plus, urlencode
+
+from ogshot_client.options import ImageOptions
+from ogshot_client.signing import sign
+
+
+class Html(str):
+    """Markup that is already escaped: Jinja (and MarkupSafe) insert it as it is."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+def og_image_url(
+    base_url: str,
+    page_url: str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    scale: int | None = None,
+    format: str = "png",  # noqa: A002 - the public option is called "format"
+    signing_key: str | None = None,
+) -> str:
+    """Return the image URL of ``page_url`` (options left out stay at their defaults).
+
+    With ``signing_key`` (the first of the server's OGSHOT_SIGNING_KEYS) the URL is signed.
+    Raises ``InvalidOptions`` for an option the service would refuse.
+    """
+    options = ImageOptions.parse(width=width, height=height, scale=scale, format=format)
+    query: dict[str, object] = {"w": width, "h": height, "scale": scale}
+    if signing_key:
+        query["s"] = sign(signing_key, page_url, options)
+    given = urlencode({k: v for k, v in query.items() if v is not None})
+    url = f"{base_url.rstrip('/')}/image/{quote_plus(page_url)}.{options.extension}"
+    return f"{url}?{given}" if given else url
+
+
+def og_tags(
+    base_url: str,
+    page_url: str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    scale: int | None = None,
+    format: str = "png",  # noqa: A002 - the public option is called "format"
+    signing_key: str | None = None,
+    alt: str | None = None,
+) -> Html:
+    """Return the Open Graph and Twitter meta tags of ``page_url``'s preview image.
+
+    The width and height tags let Facebook show the image on a link's first share instead
+    of fetching it in the background first; ``alt`` describes the image to screen readers.
+    """
+    options = ImageOptions.parse(width=width, height=height, scale=scale, format=format)
+    url = og_image_url(base_url, page_url, width=width, height=height, scale=scale,
+                       format=format, signing_key=signing_key)  # fmt: skip
+    pixels_wide, pixels_high = options.pixel_size
+    tags = [
+        ("property", "og:image", url),
+        ("property", "og:image:width", str(pixels_wide)),
+        ("property", "og:image:height", str(pixels_high)),
+        ("property", "og:image:type", options.content_type),
+    ]
+    if alt:
+        tags.append(("property", "og:image:alt", alt))
+    tags += [("name", "twitter:card", "summary_large_image"), ("name", "twitter:image", url)]
+    if alt:
+        tags.append(("name", "twitter:image:alt", alt))
+    return Html("\n".join(
+        f'<meta {attr}="{name}" content="{html.escape(value, quote=True)}">'
+        for attr, name, value in tags
+    ))  # fmt: skip
+
+
+def init_app(app: Any, base_url: str, signing_key: str | None = None) -> None:
+    """Register the ``og_image`` and ``og_tags`` Jinja filters on a Flask app.
+
+    ``{{ request.url | og_tags }}`` writes every tag; ``{{ request.url | og_image }}``
+    just the URL. Both sign when given a key. Flask itself is not needed to import this.
+    """
+
+    def og_image(page_url: str, **options: Any) -> str:
+        return og_image_url(base_url, page_url, signing_key=signing_key, **options)
+
+    def og_meta(page_url: str, **options: Any) -> Html:
+        return og_tags(base_url, page_url, signing_key=signing_key, **options)
+
+    app.jinja_env.filters["og_image"] = og_image
+    app.jinja_env.filters["og_tags"] = og_meta

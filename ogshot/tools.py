@@ -1,0 +1,87 @@
+"""The one-off commands: render a page to a file, sign a URL, rebuild the admin index."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+from ogshot_client import InvalidOptions, og_image_url
+
+from shared.config import Config, load_client_config
+from shared.index import ImageIndex
+from shared.keys import RenderRequest
+from shared.redisconn import QueueUnavailable, connect
+from shared.storage import StorageUnavailable, make_storage
+from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
+
+
+def cmd_render(config: Config, args: argparse.Namespace) -> int:
+    """Render one page to a file without queue or storage."""
+    # Imported here: the browser libraries load only for the command that renders.
+    from worker.browser import WarmBrowser
+    from worker.egress import EgressGuard
+    from worker.engines import BrowserError, RenderFailed, make_engine
+    from worker.render import render
+
+    policy = UrlPolicy.from_config(config)
+    output = Path(args.output)
+    fmt = args.format or output.suffix.lstrip(".") or "png"
+    try:
+        request = RenderRequest.build(
+            policy.normalize(args.url),
+            width=args.width,
+            height=args.height,
+            scale=args.scale,
+            format=fmt,
+        )
+    except (InvalidURL, RefusedURL, InvalidOptions) as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2
+    engine = args.engine or config.browser
+    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
+    binary = config.browser_binary if engine == config.browser else None
+    factory = functools.partial(make_engine, engine, config.render_timeout, egress.port, binary)
+    browser = WarmBrowser(engine, factory, 1)
+    try:
+        data, meta = render(request, browser, policy, egress)
+    except (RefusedURL, RenderFailed, BrowserError) as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, RefusedURL) else 1
+    finally:
+        browser.close()
+        egress.close()
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(output)
+    print(f"{output}: {meta.width * meta.scale}x{meta.height * meta.scale} {meta.format}, "
+          f"{meta.size} bytes, {meta.render_ms} ms with {meta.engine}")  # fmt: skip
+    return 0
+
+
+def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
+    """Rebuild the admin pages' Redis index from storage."""
+    try:
+        count = ImageIndex(connect(config.redis_url)).rebuild(make_storage(config))
+    except (QueueUnavailable, StorageUnavailable) as exc:
+        print(f"ogshot: reindex failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"indexed {count} images")
+    return 0
+
+
+def cmd_sign(config: Config, args: argparse.Namespace) -> int:
+    """Print the signed og:image URL of a page."""
+    if not config.signing_keys:
+        print("ogshot: no OGSHOT_SIGNING_KEYS to sign with", file=sys.stderr)
+        return 2
+    base = args.base or load_client_config().server
+    try:
+        print(og_image_url(base, args.url, width=args.width, height=args.height,
+                           scale=args.scale, format=args.format,
+                           signing_key=config.signing_keys[0]))  # fmt: skip
+    except InvalidOptions as exc:
+        print(f"ogshot: {exc}", file=sys.stderr)
+        return 2
+    return 0
