@@ -1,0 +1,181 @@
+"""One delivery of a render job, from taking its key to telling how it ended.
+
+A job may be delivered more than once (retries, requeues, a worker that died under it). Each
+delivery takes the key's lock first, so one key is never rendered twice at once; a pre-warm
+first waits out its debounce and a running render of its key. When the delivery ends, the job
+store, the waiting requests, the heartbeat and the metrics all hear how.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from shared.imaging import ImagingError
+from shared.jobs import RenderResult
+from shared.keys import InvalidOptions, RenderRequest
+from shared.metrics import RENDER_SECONDS, RENDERS
+from shared.redisconn import QueueUnavailable
+from shared.singleflight import DONE_OK, SingleFlight
+from shared.storage import ImageMeta, StorageUnavailable
+from shared.urlpolicy import InvalidURL, RefusedURL
+from worker.engines import BrowserError, RenderFailed
+from worker.state import WorkerState
+
+log = logging.getLogger(__name__)
+
+# Bounds on a pre-warm's waits before it renders; with the render they fit the soft limit.
+DEBOUNCE_WAIT_LIMIT = 10.0
+LOCK_WAIT_LIMIT = 10.0
+# Deliveries of one job (its retries and requeues included) before it is abandoned.
+MAX_DELIVERIES = 12
+# Worth another try later: the browser is replaced, a store or Redis may come back.
+TRANSIENT_ERRORS = (BrowserError, StorageUnavailable, QueueUnavailable)
+# The job itself is bad: retrying cannot help.
+PERMANENT_ERRORS = (
+    InvalidURL,
+    RefusedURL,
+    InvalidOptions,
+    RenderFailed,
+    ImagingError,
+    SoftTimeLimitExceeded,
+)
+
+
+class Announcement:
+    """Tells waiting requests once how a render ended: early when its image is stored."""
+
+    def __init__(self, flight: SingleFlight, key: str) -> None:
+        self.flight, self.key, self.sent = flight, key, False
+
+    def __call__(self, outcome: str = DONE_OK) -> None:
+        if not self.sent:
+            self.flight.publish_done(self.key, outcome)
+            self.sent = True
+
+
+class Delivery:
+    """One delivery of the job ``job_id`` rendering ``request``; ``result`` is what it returns."""
+
+    def __init__(
+        self,
+        current: WorkerState,
+        job_id: str,
+        request: RenderRequest,
+        payload: dict[str, Any],
+        engine: str,
+    ) -> None:
+        self.current, self.job_id, self.request, self.payload = current, job_id, request, payload
+        self.key = request.cache_key()
+        self.engine = engine
+        self.announce = Announcement(current.flight, self.key)
+        self.result = RenderResult(key=self.key, status="busy", engine=engine, render_ms=0, size=0)
+
+    def take_key(self, requeue: Callable[[], object]) -> bool:
+        """Take the key's lock for this job; False (``result`` says why) if it ends here.
+
+        A pre-warm still waiting for a running render of its key after LOCK_WAIT_LIMIT calls
+        ``requeue`` (it goes back to the queue rather than hold this process longer).
+        """
+        jobs, flight, key, job_id = self.current.jobs, self.current.flight, self.key, self.job_id
+        deliveries = jobs.count_delivery(job_id)
+        if deliveries > MAX_DELIVERIES:
+            # A page that kills its worker every time would otherwise come back for ever.
+            reason = f"delivered {deliveries} times without finishing: given up"
+            jobs.mark(job_id, "failed", error=reason)
+            jobs.record_failure(job_id, self.request.url, reason)
+            log.error("render abandoned key=%s task=%s: %s", key, job_id, reason)
+            return self._skip("abandoned")
+        if self.payload.get("prewarm"):
+            _wait_until_due(jobs.due_in, key, DEBOUNCE_WAIT_LIMIT)
+            if not _claim_when_free(flight, key, job_id, LOCK_WAIT_LIMIT):
+                requeue()
+                return self._skip("requeued")
+            jobs.take_pending(key, job_id)
+            return True
+        if not flight.claim(key, job_id):
+            log.info("render skipped key=%s task=%s: another job holds the key", key, job_id)
+            jobs.mark(job_id, "done")
+            return self._skip("busy")
+        return True
+
+    def found_fresh(self) -> None:
+        """Record that a fresh image was already stored: nothing to render."""
+        self.result["status"] = "fresh"
+
+    def rendered(self, meta: ImageMeta) -> None:
+        """Record the stored image's render time and size."""
+        self.result["status"] = "rendered"
+        self.result["render_ms"] = meta.render_ms
+        self.result["size"] = meta.size
+
+    @contextlib.contextmanager
+    def running(self, last_try: bool) -> Iterator[None]:
+        """Mark the job running; when the block ends, record how, release the key and tell.
+
+        ``last_try``: no retry follows a transient failure of this delivery.
+        """
+        jobs, job_id, url = self.current.jobs, self.job_id, self.request.url
+        jobs.mark(job_id, "running")
+        self.current.heartbeat.doing(job_id, url)
+        outcome = "failed"  # what waiting requests hear ("" when a retry follows)
+        measured = "failed"  # the outcome label of the render metrics
+        started = time.perf_counter()
+        try:
+            yield
+            jobs.mark(job_id, "done", render_ms=self.result["render_ms"])
+            outcome, measured = DONE_OK, self.result["status"]
+        except PERMANENT_ERRORS as exc:
+            outcome = f"failed: {exc}"
+            jobs.mark(job_id, "failed", error=str(exc))
+            jobs.record_failure(job_id, url, str(exc))
+            log.warning("render failed key=%s task=%s url=%s: %s", self.key, job_id, url, exc)
+            raise
+        except TRANSIENT_ERRORS as exc:
+            log.warning("render try failed task=%s url=%s: %s", job_id, url, exc)
+            jobs.mark(job_id, "failed" if last_try else "queued", error=str(exc))
+            outcome, measured = "", "retry"  # a retry follows: waiting requests keep waiting
+            if last_try:
+                jobs.record_failure(job_id, url, str(exc))
+                outcome, measured = f"failed: {exc}", "failed"
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            RENDERS.labels(self.engine, measured).inc()
+            RENDER_SECONDS.labels(self.engine, measured).observe(elapsed)
+            self.current.heartbeat.doing("", "")
+            self.current.flight.release(self.key, job_id)
+            if outcome:
+                self.announce(outcome)
+        log.info("render %s key=%s task=%s url=%s ms=%d", self.result["status"], self.key,
+                 job_id, url, (time.perf_counter() - started) * 1000)  # fmt: skip
+
+    def _skip(self, why: str) -> bool:
+        self.result["status"] = why
+        return False
+
+
+def _wait_until_due(due_in: Callable[[str], float], key: str, limit: float) -> None:
+    """Sleep while later pre-warms keep pushing this key's start back (at most ``limit``)."""
+    deadline = time.monotonic() + limit
+    while (left := min(due_in(key), deadline - time.monotonic())) > 0:
+        time.sleep(min(left, 0.5))
+
+
+def _claim_when_free(flight: SingleFlight, key: str, job_id: str, limit: float) -> bool:
+    """Take the key's lock, waiting up to ``limit`` for a running render of it to end."""
+    deadline = time.monotonic() + limit
+    while True:
+        with flight.subscription(key) as wait:
+            if flight.claim(key, job_id):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            # Woken by the running render's end; re-checked each second in case it died.
+            wait(min(left, 1.0))

@@ -1,0 +1,36 @@
+"""Render a page and put the image where the web tier finds it, then tell who waits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.imaging import thumbnail
+from shared.keys import RenderRequest, thumbnail_key
+from shared.storage import ImageMeta, Storage
+from worker.render import render
+from worker.state import WorkerState
+
+
+def is_fresh(storage: Storage, key: str, ttl: float) -> bool:
+    """Tell whether ``key`` holds an image younger than ``ttl`` seconds."""
+    try:
+        return storage.head(key).age() < ttl
+    except FileNotFoundError:
+        return False
+
+
+def render_and_store(
+    current: WorkerState, request: RenderRequest, key: str, announce: Callable[[], None]
+) -> ImageMeta:
+    """Render, store the image, ``announce`` it, then store its thumbnail and index it.
+
+    Waiting requests hear of the image as soon as it is stored: the thumbnail (~20 ms) is
+    for the admin pages and need not delay a crawler.
+    """
+    data, meta = render(request, current.browser, current.policy, current.egress)
+    current.storage.put(key, data, meta)
+    announce()
+    small = thumbnail(data)
+    current.storage.put(thumbnail_key(key), small, meta.for_thumbnail(small))
+    current.index.add(key, meta)
+    return meta
