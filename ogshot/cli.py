@@ -61,6 +61,9 @@ def _add_tool_commands(sub: Any) -> None:
     sign.add_argument("-H", "--height", type=int, default=None)
     sign.add_argument("--scale", type=int, default=None)
     sign.add_argument("--format", default="png")
+    sign.add_argument("--tags", action="store_true",
+                      help="print the page's meta tags (og:image with its size and type, the "
+                           "Twitter card), not just the URL")  # fmt: skip
     sign.set_defaults(func=cmd_sign)
 
     health = sub.add_parser("health", help="exit 0 if this host's web or worker is healthy")

@@ -7,7 +7,7 @@ import functools
 import sys
 from pathlib import Path
 
-from ogshot_client import InvalidOptions, og_image_url
+from ogshot_client import InvalidOptions, og_image_url, og_tags
 
 from shared.config import Config, load_client_config
 from shared.index import ImageIndex
@@ -72,15 +72,15 @@ def cmd_reindex(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_sign(config: Config, args: argparse.Namespace) -> int:
-    """Print the signed og:image URL of a page."""
+    """Print the signed og:image URL of a page, or with ``--tags`` its meta tags."""
     if not config.signing_keys:
         print("ogshot: no OGSHOT_SIGNING_KEYS to sign with", file=sys.stderr)
         return 2
     base = args.base or load_client_config().server
+    write = og_tags if args.tags else og_image_url
     try:
-        print(og_image_url(base, args.url, width=args.width, height=args.height,
-                           scale=args.scale, format=args.format,
-                           signing_key=config.signing_keys[0]))  # fmt: skip
+        print(write(base, args.url, width=args.width, height=args.height, scale=args.scale,
+                    format=args.format, signing_key=config.signing_keys[0]))  # fmt: skip
     except InvalidOptions as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2

@@ -35,7 +35,7 @@ from shared.keys import RenderRequest, thumbnail_key
 from shared.redisconn import QueueUnavailable, translated
 from shared.storage import ImageMeta, StorageUnavailable
 from web import services
-from web.prewarm import image_url, prewarm_one
+from web.prewarm import image_tags, prewarm_one
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
@@ -214,7 +214,7 @@ def detail(key: str) -> str:
         abort(404)
     return render_template(
         "admin/detail.html", entry=entry, meta=entry.meta,
-        public_url=image_url(_request_of(entry.meta)), ttl=services().config.cache_ttl,
+        snippet=image_tags(_request_of(entry.meta)), ttl=services().config.cache_ttl,
     )  # fmt: skip
 
 

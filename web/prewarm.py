@@ -6,24 +6,32 @@ import uuid
 from typing import Any
 
 from flask import request
-from ogshot_client import og_image_url
+from ogshot_client import og_image_url, og_tags
 
 from shared.keys import RenderRequest
 from shared.redisconn import QueueUnavailable
 from web import Services
 
 
+def _given(wanted: RenderRequest) -> dict[str, Any]:
+    """The options of ``wanted`` that differ from the defaults (URLs leave the rest out)."""
+    default = RenderRequest.build(wanted.url)
+    return {
+        "width": wanted.width if wanted.width != default.width else None,
+        "height": wanted.height if wanted.height != default.height else None,
+        "scale": wanted.scale if wanted.scale != default.scale else None,
+        "format": wanted.format,
+    }
+
+
 def image_url(wanted: RenderRequest) -> str:
     """The absolute og:image URL of a request, options at their defaults left out."""
-    default = RenderRequest.build(wanted.url)
-    return og_image_url(
-        request.host_url,
-        wanted.url,
-        width=wanted.width if wanted.width != default.width else None,
-        height=wanted.height if wanted.height != default.height else None,
-        scale=wanted.scale if wanted.scale != default.scale else None,
-        format=wanted.format,
-    )
+    return og_image_url(request.host_url, wanted.url, **_given(wanted))
+
+
+def image_tags(wanted: RenderRequest) -> str:
+    """The meta tags a site puts in its page for this image, as the site helper writes them."""
+    return str(og_tags(request.host_url, wanted.url, **_given(wanted)))
 
 
 def prewarm_one(svc: Services, wanted: RenderRequest) -> dict[str, Any]:

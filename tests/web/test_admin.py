@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import time
@@ -10,6 +11,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from ogshot_client import og_tags
 from PIL import Image
 
 from shared.config import load_config
@@ -267,3 +269,17 @@ def test_queue_panel(redis_url: str, storage: MemoryStorage) -> None:
     assert "https://a.example.com/now" in html
     assert "HTTP 500" in html
     assert re.search(r"ogshot.prewarm</td><td class=\"num\">1<", html)
+
+
+def test_snippet_is_the_site_helpers_tags(
+    redis_url: str, storage: MemoryStorage, index: ImageIndex
+) -> None:
+    """The detail page's snippet is the tag set og_tags writes, size and type included."""
+    key = add_image(storage, index, "https://a.example.com/board")
+    client = make_app(redis_url, storage).test_client()
+    log_in(client)
+    page = client.get(f"/admin/image/{key}").get_data(as_text=True)
+    snippet = page.split('<textarea class="snippet"', 1)[1].split(">", 1)[1].split("</textarea>")[0]
+    tags = html.unescape(snippet)
+    assert tags == str(og_tags("http://localhost/", "https://a.example.com/board"))
+    assert '<meta property="og:image:width" content="1200">' in tags
