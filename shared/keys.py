@@ -20,7 +20,6 @@ from ogshot_client.options import (
     DEFAULT_HEIGHT,
     DEFAULT_SCALE,
     DEFAULT_WIDTH,
-    EXTENSIONS,
     FORMATS,
     ImageOptions,
     InvalidOptions,
@@ -56,14 +55,19 @@ class RenderRequest:
         return cls(url, options.width, options.height, options.scale, options.format)
 
     @property
+    def options(self) -> ImageOptions:
+        """The image options alone (the site helper's type)."""
+        return ImageOptions(self.width, self.height, self.scale, self.format)
+
+    @property
     def pixel_size(self) -> tuple[int, int]:
         """The size of the finished image in pixels."""
-        return self.width * self.scale, self.height * self.scale
+        return self.options.pixel_size
 
     @property
     def content_type(self) -> str:
         """The MIME type of the finished image."""
-        return CONTENT_TYPES[self.format]
+        return self.options.content_type
 
     def cache_key(self) -> str:
         """Return the storage key: version, two fan-out levels, hash and extension."""
@@ -72,7 +76,7 @@ class RenderRequest:
             separators=(",", ":"),
         )
         digest = hashlib.sha256(canonical.encode()).hexdigest()
-        return f"{KEY_VERSION}/{digest[:2]}/{digest[2:4]}/{digest}.{EXTENSIONS[self.format]}"
+        return f"{KEY_VERSION}/{digest[:2]}/{digest[2:4]}/{digest}.{self.options.extension}"
 
     def to_payload(self) -> dict[str, Any]:
         """Return the request as plain JSON-able data for a job."""
