@@ -92,6 +92,9 @@ PAGE = """<!doctype html>
 """
 
 
+# Types of /files/<name> by extension (others are served as HTML).
+CONTENT_TYPES = {"png": "image/png", "css": "text/css", "js": "text/javascript"}
+
 # Pages on the allowed origin that try to reach ``target`` (the canary) from the browser.
 ATTACKS = {
     "img": '<img src="{target}">',
@@ -121,13 +124,15 @@ class PageServer:
     ``/page/<name>?bg=rrggbb&delay=s``: a page of colour ``bg`` with a blue square at the
     top left and a green one at the bottom right (each 100x100 CSS px), after ``delay`` s.
     ``/live/<name>``: the same page in the colour ``colours[name]`` has now (a page whose
-    content changes). ``/status/<code>``: an error page with that status. Else: 404.
+    content changes). ``/files/<name>?delay=s``: ``files[name]``, typed by its extension.
+    ``/status/<code>``: an error page with that status. Else: 404.
     """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.hits: Counter[str] = Counter()
         self.colours: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
+        self.agents: dict[str, str] = {}  # the last User-Agent each path was asked with
         self.inflight: Counter[str] = Counter()
         self.max_inflight: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -138,6 +143,7 @@ class PageServer:
                 parts = urlsplit(self.path)
                 with server._lock:
                     server.hits[parts.path] += 1
+                    server.agents[parts.path] = self.headers.get("User-Agent", "")
                     server.inflight[parts.path] += 1
                     server.max_inflight[parts.path] = max(
                         server.max_inflight[parts.path], server.inflight[parts.path]
@@ -182,8 +188,12 @@ class PageServer:
                         200, PAGE.format(title="big", bg="ff0000").encode() + filler.encode()
                     )
                 elif path.startswith("/files/"):
-                    data = server.files.get(path.split("/", 2)[2])
-                    self._answer(200 if data else 404, data or b"not found")
+                    time.sleep(float(query.get("delay", "0")))
+                    name = path.split("/", 2)[2]
+                    data = server.files.get(name)
+                    kind = CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "text/html; charset=utf-8")
+                    self._answer(200 if data else 404, data or b"not found",
+                                 {"Content-Type": kind} if data else None)  # fmt: skip
                 elif path.startswith("/status/"):
                     self._answer(int(path.rsplit("/", 1)[1]), b"<h1>error</h1>")
                 else:
@@ -202,9 +212,9 @@ class PageServer:
                 self, status: int, body: bytes, extra: dict[str, str] | None = None
             ) -> None:
                 self.send_response(status)
-                for name, value in (extra or {}).items():
+                extra = {"Content-Type": "text/html; charset=utf-8", **(extra or {})}
+                for name, value in extra.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()

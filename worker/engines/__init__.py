@@ -6,19 +6,64 @@ Nothing outside this package imports selenium or marionette_driver.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
-# Resolves after web fonts are ready and two frames have been painted, or after 3 s:
-# a font that never loads must not cost the render its whole time limit.
+
+def _product_token() -> str:
+    try:
+        return f"ogshot/{version('ogshot')}"
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "ogshot/dev"
+
+
+# Appended to the engine's own User-Agent, so that a site can tell the renderer apart (serve
+# a preview layout, let it through its bot protection); never the headless browser's default.
+PRODUCT_TOKEN = _product_token()
+
+
+def user_agent(default: str) -> str:
+    """The browser's User-Agent as a visitor's browser sends it, plus ogshot's product token."""
+    return default.replace("HeadlessChrome/", "Chrome/") + " " + PRODUCT_TOKEN
+
+
+# Resolves once the first screen's images (lazy ones included) are decoded, web fonts are
+# ready, a page's own window.ogshotReady (if it sets one) is true, animations are at their
+# end, and two frames have been painted; or after 3 s: a font that never loads must not cost
+# the render its whole time limit.
 SETTLE_SCRIPT = """
 const done = arguments[arguments.length - 1];
+const deadline = Date.now() + 3000;
 const timer = setTimeout(() => done('timeout'), 3000);
-Promise.resolve(document.fonts ? document.fonts.ready : null).then(() =>
-  requestAnimationFrame(() => requestAnimationFrame(() => {
-    clearTimeout(timer);
-    done('ready');
-  })));
+const nextFrame = () => new Promise(resolve => requestAnimationFrame(resolve));
+const inFirstScreen = el => {
+  const r = el.getBoundingClientRect();
+  return r.bottom >= 0 && r.right >= 0 && r.top < innerHeight && r.left < innerWidth;
+};
+const settle = async () => {
+  // load does not wait for lazy images: load those of the first screen now, and decode them.
+  const images = [...document.images].filter(inFirstScreen);
+  for (const img of images) if (img.loading === 'lazy') img.loading = 'eager';
+  await Promise.all(images.map(img => img.decode().catch(() => null)));
+  if (document.fonts) await document.fonts.ready;
+  // A page that sets window.ogshotReady = false is waited for until it sets it to true.
+  while (window.ogshotReady === false && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 50));
+  }
+  // Animations and transitions at their end state, as a visitor sees them a moment later;
+  // endless ones frozen where they are.
+  for (const animation of document.getAnimations ? document.getAnimations() : []) {
+    try {
+      const timing = animation.effect && animation.effect.getComputedTiming();
+      if (timing && timing.endTime === Infinity) animation.pause(); else animation.finish();
+    } catch (e) { /* an animation the page removed meanwhile */ }
+  }
+  await nextFrame();
+  await nextFrame();
+};
+settle().then(() => { clearTimeout(timer); done('ready'); },
+              () => { clearTimeout(timer); done('error'); });
 """
 # The HTTP status of the main document (0 where the browser does not expose it), or -1 on
 # the browser's own error page (Chromium shows one instead of failing the navigation).

@@ -24,6 +24,7 @@ from worker.engines import (
     RenderTimeout,
     Shot,
     check_status,
+    user_agent,
 )
 
 CHROMIUM_BINARY = "/usr/bin/chromium"
@@ -88,6 +89,11 @@ class ChromiumEngine:
             self._driver = webdriver.Chrome(service=service, options=options)
             self._driver.set_page_load_timeout(render_timeout)
             self._driver.set_script_timeout(5)
+            # Headless Chromium says "HeadlessChrome", which bot walls block on sight.
+            default_agent = str(self._driver.execute_script("return navigator.userAgent;"))
+            self._driver.execute_cdp_cmd(
+                "Network.setUserAgentOverride", {"userAgent": user_agent(default_agent)}
+            )
         except (WebDriverException, OSError, HTTPError) as exc:
             self.close()
             raise BrowserError(f"chromium did not start: {_first_line(exc)}") from exc

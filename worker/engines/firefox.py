@@ -22,6 +22,7 @@ from worker.engines import (
     RenderTimeout,
     Shot,
     check_status,
+    user_agent,
 )
 
 FIREFOX_BINARY = "/usr/bin/firefox-esr"
@@ -44,6 +45,9 @@ PREFS = {
     "network.http.redirection-limit": MAX_REDIRECTS,
     "browser.safebrowsing.malware.enabled": False,
     "browser.safebrowsing.phishing.enabled": False,
+    # Scrollbars that overlay the page instead of taking 12 px of the viewport: the image is
+    # the full width of the page (Chromium: --hide-scrollbars).
+    "ui.useOverlayScrollbars": 1,
 }
 
 
@@ -121,6 +125,8 @@ class FirefoxEngine:
             self._m.timeout.script = 5
             with self._m.using_context(self._m.CONTEXT_CHROME):
                 self._m.execute_script(_UNCLAMP_SCRIPT)
+            default_agent = str(self._m.execute_script("return navigator.userAgent;"))
+            self._m.set_pref("general.useragent.override", user_agent(default_agent))
         except Exception as exc:
             # Whatever stops a start (mozversion, mozrunner, Marionette) is a failed start.
             said = self._log_tail()
@@ -168,7 +174,8 @@ class FirefoxEngine:
             except _PAGE_ERRORS as exc:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
-            self._m.execute_async_script(SETTLE_SCRIPT, script_timeout=5000)
+            # In the page's own scope (no sandbox), where its window.ogshotReady is visible.
+            self._m.execute_async_script(SETTLE_SCRIPT, sandbox=None, script_timeout=5000)
             png = bytes(self._m.screenshot(format="binary", full=False))
             return Shot(png, str(self._m.execute_script(TITLE_SCRIPT) or ""))
         except RenderFailed:
