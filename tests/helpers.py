@@ -29,6 +29,10 @@ from web import create_app
 CI = os.environ.get("CI") == "true"
 
 
+# The executables each engine needs (require() each before starting the engine).
+BINARIES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
+
+
 def require(binary: str) -> str:
     """Return the path of ``binary``; skip without it, but fail under CI."""
     path = shutil.which(binary)

@@ -17,6 +17,7 @@ from shared.storage import Storage
 from shared.storage.fs import FilesystemStorage
 from shared.storage.s3 import S3Storage, make_s3_client
 from tests.helpers import (
+    BINARIES,
     PageServer,
     free_port,
     ogshot_env,
@@ -27,7 +28,6 @@ from tests.helpers import (
     wait_job,
 )
 
-ENGINES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
 STACKS = [("firefox", "fs"), ("firefox", "s3"), ("chromium", "fs"), ("chromium", "s3")]
 
 
@@ -90,7 +90,7 @@ def stack(
 ) -> Iterator[Stack]:
     """Start web (two processes: patient and impatient) and a worker for one engine and store."""
     engine, store = request.param
-    for binary in (*ENGINES[engine], "ogshot"):
+    for binary in (*BINARIES[engine], "ogshot"):
         require(binary)
     tmp = tmp_path_factory.mktemp(f"{engine}-{store}")
     db = 2 + STACKS.index(request.param)

@@ -5,28 +5,16 @@ width of the page, and a User-Agent that says ogshot without saying headless."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import pytest
 from PIL import Image
 
-from tests.helpers import PageServer, close_to, require
-from worker.engines import PRODUCT_TOKEN, Engine, make_engine
+from tests.helpers import PageServer, close_to
+from worker.engines import PRODUCT_TOKEN, Engine
 
 pytestmark = pytest.mark.browser
-BINARIES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
 DARK = (17, 34, 51)
 GREEN = (0, 160, 0)
-
-
-@pytest.fixture(scope="module", params=["firefox", "chromium"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """One warm browser per engine, shared by this module's tests."""
-    for binary in BINARIES[request.param]:
-        require(binary)
-    running = make_engine(request.param, render_timeout=10)
-    yield running
-    running.close()
 
 
 def page(body: str, style: str = "") -> bytes:

@@ -6,28 +6,16 @@ import functools
 import io
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 from PIL import Image
 
-from tests.helpers import PageServer, close_to, require
+from tests.helpers import BINARIES, PageServer, close_to, require
 from worker.browser import WarmBrowser
 from worker.engines import Engine, RenderFailed, make_engine
 from worker.reaper import OWNER_ENV, browser_processes
 
 pytestmark = pytest.mark.browser
-BINARIES = {"firefox": ("firefox-esr",), "chromium": ("chromium", "chromedriver")}
-
-
-@pytest.fixture(scope="module", params=["firefox", "chromium"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """One warm browser per engine, shared by this module's tests."""
-    for binary in BINARIES[request.param]:
-        require(binary)
-    running = make_engine(request.param, render_timeout=10)
-    yield running
-    running.close()
 
 
 @pytest.mark.parametrize(
