@@ -16,14 +16,15 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from xml.etree import ElementTree
 
 from ogshot_client import ApiClient, ApiError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.config import load_client_config
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 MAX_SITEMAP_DEPTH = 3
 MAX_SITEMAP_URLS = 200_000
@@ -82,6 +83,11 @@ class Summary:
 
 
 def _bars(out: TextIO) -> Progress:
+    # Imported here: every other command (health checks every few seconds in a container)
+    # would pay ~70 ms to load rich.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description:>8}"),
         BarColumn(),
