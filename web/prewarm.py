@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from flask import request
-from ogshot_client import og_image_url, og_tags
+from ogshot_client import ImageOptions, og_image_url, og_tags
 
 from shared.keys import RenderRequest
 from shared.redisconn import QueueUnavailable
@@ -15,7 +15,7 @@ from web import Services
 
 def _given(wanted: RenderRequest) -> dict[str, Any]:
     """The options of ``wanted`` that differ from the defaults (URLs leave the rest out)."""
-    default = RenderRequest.build(wanted.url)
+    default = ImageOptions()
     return {
         "width": wanted.width if wanted.width != default.width else None,
         "height": wanted.height if wanted.height != default.height else None,

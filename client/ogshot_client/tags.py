@@ -35,12 +35,22 @@ def og_image_url(
     Raises ``InvalidOptions`` for an option the service would refuse.
     """
     options = ImageOptions.parse(width=width, height=height, scale=scale, format=format)
-    query: dict[str, object] = {"w": width, "h": height, "scale": scale}
+    return _url(base_url, page_url, options, {"w": width, "h": height, "scale": scale}, signing_key)
+
+
+def _url(
+    base_url: str,
+    page_url: str,
+    options: ImageOptions,
+    given: dict[str, int | None],
+    signing_key: str | None,
+) -> str:
+    """The image URL of parsed ``options``; the query carries only the ``given`` ones."""
+    query: dict[str, object] = {k: v for k, v in given.items() if v is not None}
     if signing_key:
         query["s"] = sign(signing_key, page_url, options)
-    given = urlencode({k: v for k, v in query.items() if v is not None})
     url = f"{base_url.rstrip('/')}/image/{quote_plus(page_url)}.{options.extension}"
-    return f"{url}?{given}" if given else url
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def og_tags(
@@ -60,8 +70,7 @@ def og_tags(
     of fetching it in the background first; ``alt`` describes the image to screen readers.
     """
     options = ImageOptions.parse(width=width, height=height, scale=scale, format=format)
-    url = og_image_url(base_url, page_url, width=width, height=height, scale=scale,
-                       format=format, signing_key=signing_key)  # fmt: skip
+    url = _url(base_url, page_url, options, {"w": width, "h": height, "scale": scale}, signing_key)
     pixels_wide, pixels_high = options.pixel_size
     tags = [
         ("property", "og:image", url),

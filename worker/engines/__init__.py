@@ -34,8 +34,9 @@ def user_agent(default: str) -> str:
 # the render its whole time limit.
 SETTLE_SCRIPT = """
 const done = arguments[arguments.length - 1];
-const deadline = Date.now() + 3000;
-const timer = setTimeout(() => done('timeout'), 3000);
+const budget = 3000;
+const deadline = Date.now() + budget;
+const timer = setTimeout(() => done('timeout'), budget);
 const nextFrame = () => new Promise(resolve => requestAnimationFrame(resolve));
 const inFirstScreen = el => {
   const r = el.getBoundingClientRect();
@@ -73,6 +74,7 @@ const nav = performance.getEntriesByType('navigation')[0];
 return nav && nav.responseStatus ? nav.responseStatus : 0;
 """
 VIEWPORT_SCRIPT = "return [window.innerWidth, window.innerHeight];"
+AGENT_SCRIPT = "return navigator.userAgent;"
 # Redirects the main document may take (Firefox: network.http.redirection-limit).
 MAX_REDIRECTS = 5
 

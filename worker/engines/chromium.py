@@ -15,6 +15,7 @@ from selenium.webdriver.chrome.service import Service
 from urllib3.exceptions import HTTPError
 
 from worker.engines import (
+    AGENT_SCRIPT,
     MAX_REDIRECTS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
@@ -90,7 +91,7 @@ class ChromiumEngine:
             self._driver.set_page_load_timeout(render_timeout)
             self._driver.set_script_timeout(5)
             # Headless Chromium says "HeadlessChrome", which bot walls block on sight.
-            default_agent = str(self._driver.execute_script("return navigator.userAgent;"))
+            default_agent = str(self._driver.execute_script(AGENT_SCRIPT))
             self._driver.execute_cdp_cmd(
                 "Network.setUserAgentOverride", {"userAgent": user_agent(default_agent)}
             )

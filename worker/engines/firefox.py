@@ -12,6 +12,7 @@ from marionette_driver import errors
 from marionette_driver.marionette import Marionette
 
 from worker.engines import (
+    AGENT_SCRIPT,
     MAX_REDIRECTS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
@@ -125,7 +126,7 @@ class FirefoxEngine:
             self._m.timeout.script = 5
             with self._m.using_context(self._m.CONTEXT_CHROME):
                 self._m.execute_script(_UNCLAMP_SCRIPT)
-            default_agent = str(self._m.execute_script("return navigator.userAgent;"))
+            default_agent = str(self._m.execute_script(AGENT_SCRIPT))
             self._m.set_pref("general.useragent.override", user_agent(default_agent))
         except Exception as exc:
             # Whatever stops a start (mozversion, mozrunner, Marionette) is a failed start.
