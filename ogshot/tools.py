@@ -42,7 +42,14 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     engine = args.engine or config.browser
     egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
     binary = config.browser_binary if engine == config.browser else None
-    factory = functools.partial(make_engine, engine, config.render_timeout, egress.port, binary)
+    factory = functools.partial(
+        make_engine,
+        engine,
+        config.render_timeout,
+        egress.port,
+        binary,
+        ready_timeout=config.ready_timeout,
+    )
     browser = WarmBrowser(engine, factory, 1)
     try:
         data, meta = render(request, browser, policy, egress)
@@ -56,7 +63,8 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     tmp.write_bytes(data)
     tmp.replace(output)
     print(f"{output}: {meta.width * meta.scale}x{meta.height * meta.scale} {meta.format}, "
-          f"{meta.size} bytes, {meta.render_ms} ms with {meta.engine}")  # fmt: skip
+          f"{meta.size} bytes, {meta.render_ms} ms with {meta.engine}; "
+          f"page {meta.readiness}")  # fmt: skip
     return 0
 
 

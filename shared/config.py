@@ -40,6 +40,7 @@ class Config:
     max_waiting: int
     web_threads: int
     render_timeout: float
+    ready_timeout: float
     browser_max_renders: int
     worker_concurrency: int
     worker_nice: int
@@ -300,6 +301,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Threads per gunicorn process of `ogshot web`."),
     Setting("OGSHOT_RENDER_TIMEOUT", "render_timeout", "15", _number(float, 1, 300),
             "Seconds a page may take to load before its render fails."),
+    Setting("OGSHOT_READY_TIMEOUT", "ready_timeout", "3", _number(float, 0, 60),
+            "Seconds after load a render waits for the page to be ready; 0: no wait."),
     Setting("OGSHOT_BROWSER_MAX_RENDERS", "browser_max_renders", "200", _number(int, 1, 100_000),
             "Renders after which a worker restarts its browser."),
     Setting("OGSHOT_WORKER_CONCURRENCY", "worker_concurrency", "2", _number(int, 1, 64),

@@ -31,6 +31,7 @@ class RenderResult(TypedDict):
     engine: str
     render_ms: int
     size: int
+    readiness: str  # how the wait for the page ended (see ImageMeta.readiness)
 
 
 # The longest countdown before a render is tried again (its backoff doubles up to this).

@@ -67,15 +67,23 @@ class JobStore:
     def create(self, job_id: str, key: str, payload: dict[str, Any]) -> None:
         """Record a newly queued job."""
         fields = {"url": payload["url"], "key": key, "payload": json.dumps(payload)}
-        self._write(job_id, {**fields, "status": "queued", "error": "", "render_ms": ""})
+        blank = {"status": "queued", "error": "", "render_ms": "", "readiness": ""}
+        self._write(job_id, {**fields, **blank})
 
     def mark(
-        self, job_id: str, status: str, *, error: str = "", render_ms: int | None = None
+        self,
+        job_id: str,
+        status: str,
+        *,
+        error: str = "",
+        render_ms: int | None = None,
+        readiness: str = "",
     ) -> None:
         """Record a job's new status (creating the record for jobs the API never saw)."""
         fields = {"status": status, "error": error[:500]}
         if render_ms is not None:
             fields["render_ms"] = str(render_ms)
+            fields["readiness"] = readiness[:500]
         self._write(job_id, fields)
 
     def _write(self, job_id: str, fields: dict[Any, Any]) -> None:

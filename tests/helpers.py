@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -97,7 +100,13 @@ PAGE = """<!doctype html>
 
 
 # Types of /files/<name> by extension (others are served as HTML).
-CONTENT_TYPES = {"png": "image/png", "css": "text/css", "js": "text/javascript"}
+CONTENT_TYPES = {
+    "png": "image/png",
+    "css": "text/css",
+    "js": "text/javascript",
+    "json": "application/json",
+    "woff2": "font/woff2",
+}
 
 # Pages on the allowed origin that try to reach ``target`` (the canary) from the browser.
 ATTACKS = {
@@ -132,7 +141,7 @@ class PageServer:
     ``/status/<code>``: an error page with that status. Else: 404.
     """
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: bool = False) -> None:
         self.hits: Counter[str] = Counter()
         self.colours: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
@@ -229,6 +238,13 @@ class PageServer:
 
         self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls:
+            # The handshake happens in the request's thread, not in the accepting one.
+            self.httpd.socket = self_signed(host).wrap_socket(
+                self.httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.scheme = "https"
         self.host = host
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -236,7 +252,7 @@ class PageServer:
 
     def url(self, path: str) -> str:
         """Return the absolute URL of ``path`` on this server."""
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def count(self, path: str) -> int:
         """Return how many requests ``path`` received."""
@@ -252,6 +268,47 @@ class PageServer:
         """Stop serving."""
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def self_signed(host: str) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for the IP address ``host``."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory(prefix="ogshot-tls-") as directory:
+        path = Path(directory) / "server.pem"
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            + cert.public_bytes(serialization.Encoding.PEM)
+        )
+        context.load_cert_chain(path)
+    return context
 
 
 def image(web: str, page: str, timeout: float = 60) -> requests.Response:

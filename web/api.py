@@ -143,5 +143,6 @@ def job(job_id: str) -> Response:
             "error": record.get("error") or None,
             "image_url": image_url(RenderRequest.from_payload(payload)) if payload else None,
             "render_ms": int(record["render_ms"]) if record.get("render_ms") else None,
+            "readiness": record.get("readiness") or None,
         }
     )

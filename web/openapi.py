@@ -91,6 +91,13 @@ def openapi_document() -> dict[str, Any]:
                         "error": {"type": "string", "nullable": True},
                         "image_url": {"type": "string", "nullable": True},
                         "render_ms": {"type": "integer", "nullable": True},
+                        "readiness": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "How the wait for the page ended: ready, "
+                            "timeout: <what was still pending>, error: <the page's script "
+                            "error>, or off (OGSHOT_READY_TIMEOUT=0).",
+                        },
                     },
                 },
             },

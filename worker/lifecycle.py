@@ -74,7 +74,9 @@ class Delivery:
         self.key = request.cache_key()
         self.engine = engine
         self.announce = Announcement(current.flight, self.key)
-        self.result = RenderResult(key=self.key, status="busy", engine=engine, render_ms=0, size=0)
+        self.result = RenderResult(
+            key=self.key, status="busy", engine=engine, render_ms=0, size=0, readiness=""
+        )
 
     def take_key(self, requeue: Callable[[], object]) -> bool:
         """Take the key's lock for this job; False (``result`` says why) if it ends here.
@@ -113,6 +115,7 @@ class Delivery:
         self.result["status"] = "rendered"
         self.result["render_ms"] = meta.render_ms
         self.result["size"] = meta.size
+        self.result["readiness"] = meta.readiness
 
     @contextlib.contextmanager
     def running(self, last_try: bool) -> Iterator[None]:
@@ -128,7 +131,12 @@ class Delivery:
         started = time.perf_counter()
         try:
             yield
-            jobs.mark(job_id, "done", render_ms=self.result["render_ms"])
+            jobs.mark(
+                job_id,
+                "done",
+                render_ms=self.result["render_ms"],
+                readiness=self.result["readiness"],
+            )
             outcome, measured = DONE_OK, self.result["status"]
         except PERMANENT_ERRORS as exc:
             outcome = f"failed: {exc}"

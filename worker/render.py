@@ -35,6 +35,11 @@ def render(
     data = encode_screenshot(shot.png, request.format, request.pixel_size)
     render_ms = round((time.perf_counter() - started) * 1000)
     meta = ImageMeta.describe(
-        request, data, engine=browser.name, render_ms=render_ms, title=shot.title
+        request,
+        data,
+        engine=browser.name,
+        render_ms=render_ms,
+        title=shot.title,
+        readiness=shot.readiness,
     )
     return data, meta

@@ -54,7 +54,12 @@ def build_state(config: Config, on_give_up: Callable[[str], None] | None = None)
     browser = WarmBrowser(
         config.browser,
         functools.partial(
-            make_engine, config.browser, config.render_timeout, egress.port, config.browser_binary
+            make_engine,
+            config.browser,
+            config.render_timeout,
+            egress.port,
+            config.browser_binary,
+            ready_timeout=config.ready_timeout,
         ),
         config.browser_max_renders,
         GIVE_UP_AFTER,

@@ -40,6 +40,9 @@ class ImageMeta:
     size: int
     sha256: str
     title: str = ""  # the page's <title>, for previews in the admin pages
+    # How the wait for the page ended: "ready", "timeout: <what was pending>", "error: ...",
+    # "off" (OGSHOT_READY_TIMEOUT=0); "" for images rendered before it was recorded.
+    readiness: str = ""
 
     @property
     def content_type(self) -> str:
@@ -68,7 +71,14 @@ class ImageMeta:
 
     @classmethod
     def describe(
-        cls, request: RenderRequest, data: bytes, *, engine: str, render_ms: int, title: str = ""
+        cls,
+        request: RenderRequest,
+        data: bytes,
+        *,
+        engine: str,
+        render_ms: int,
+        title: str = "",
+        readiness: str = "",
     ) -> ImageMeta:
         """Build the metadata of freshly rendered ``data``."""
         return cls(
@@ -83,6 +93,7 @@ class ImageMeta:
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
             title=title[:200],
+            readiness=readiness[:400],
         )
 
 

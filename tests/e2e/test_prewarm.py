@@ -60,6 +60,7 @@ def test_prewarm_serves_old_bytes_until_the_new_image_replaces_them(stack: Stack
     finished = stack.wait_job(job["id"])
     assert finished["status"] == "done"
     assert isinstance(finished["render_ms"], int)
+    assert finished["readiness"] == "ready"
     after = requests.get(stack.image_url(url), timeout=60)
     assert after.headers["X-Ogshot-Cache"] == "hit"
     assert close_to(centre(after.content), CYAN)

@@ -41,13 +41,14 @@ def make_app(redis_url: str, storage: MemoryStorage, **env: str) -> Flask:
 
 
 def add_image(storage: MemoryStorage, index: ImageIndex, url: str, *, size: int = 0,
-              age: float = 0, title: str = "") -> str:  # fmt: skip
+              age: float = 0, title: str = "", readiness: str = "ready") -> str:  # fmt: skip
     """Store an image with its thumbnail and index it, as a worker does."""
     request = RenderRequest.build(url)
     out = io.BytesIO()
     Image.new("RGB", (1200, 630), (20, 40, 60)).save(out, "PNG")
     data = out.getvalue() + b"\0" * size
-    meta = ImageMeta.describe(request, data, engine="firefox", render_ms=100 + size, title=title)
+    meta = ImageMeta.describe(request, data, engine="firefox", render_ms=100 + size, title=title,
+                              readiness=readiness)  # fmt: skip
     meta = ImageMeta(**{**meta.__dict__, "rendered_at": time.time() - age})
     key = request.cache_key()
     storage.put(key, data, meta)
@@ -226,11 +227,15 @@ def test_rerender_queues_a_forced_prewarm(
 def test_detail_shows_previews_and_snippet(
     redis_url: str, storage: MemoryStorage, index: ImageIndex
 ) -> None:
-    """The detail page has the image, its metadata, link-card mock-ups and the snippet."""
-    key = add_image(storage, index, "https://a.example.com/board", title="Live board")
+    """The detail page has the image, its metadata (how the wait for the page ended too),
+    link-card mock-ups and the snippet."""
+    waited = "timeout: the network never went quiet (1 pending: https://a.example.com/poll)"
+    key = add_image(storage, index, "https://a.example.com/board", title="Live board",
+                    readiness=waited)  # fmt: skip
     client = make_app(redis_url, storage).test_client()
     log_in(client)
     html = client.get(f"/admin/image/{key}").get_data(as_text=True)
+    assert f'<dd class="readiness">{waited}</dd>' in html
     for part in ("x-card", "fb-card", "li-card", "slack-card", "Live board", "og:image",
                  "https%3A%2F%2Fa.example.com%2Fboard.png", "Re-render now"):  # fmt: skip
         assert part in html

@@ -15,6 +15,8 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """One warm browser per engine, shared by a module's tests."""
     for binary in BINARIES[request.param]:
         require(binary)
-    running = make_engine(request.param, render_timeout=10)
+    # A module that sets INSECURE_CERTS renders pages of the tests' own HTTPS server.
+    insecure = getattr(request.module, "INSECURE_CERTS", False)
+    running = make_engine(request.param, render_timeout=10, insecure_certs=insecure)
     yield running
     running.close()

@@ -1,18 +1,23 @@
 """What the image shows, in both engines: the page as a person sees it a moment after it
-opened (lazy images in place, animations ended, the page's own readiness flag), the full
-width of the page, and a User-Agent that says ogshot without saying headless."""
+opened (what its scripts fetched, lazy images in place, web fonts, animations ended, the
+page's own readiness flag), the full width of the page, nothing left over from the render
+before, and a User-Agent that says ogshot without saying headless."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests.helpers import PageServer, close_to
-from worker.engines import PRODUCT_TOKEN, Engine
+from worker.engines import PRODUCT_TOKEN, Engine, Shot
 
 pytestmark = pytest.mark.browser
+INSECURE_CERTS = True  # the engines accept the self-signed certificate of `secure` below
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 DARK = (17, 34, 51)
 GREEN = (0, 160, 0)
 
@@ -23,10 +28,23 @@ def page(body: str, style: str = "") -> bytes:
     return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>".encode()
 
 
+@pytest.fixture(scope="module")
+def secure() -> Iterator[PageServer]:
+    """The test pages over HTTPS, where only the browser sees the page's requests."""
+    server = PageServer("127.0.0.1", tls=True)
+    yield server
+    server.close()
+
+
+def render(engine: Engine, pages: PageServer, name: str) -> tuple[Image.Image, Shot]:
+    """Render /files/<name> at 1200x630; return the image in RGB and the shot."""
+    taken = engine.screenshot(pages.url(f"/files/{name}"), 1200, 630, 1)
+    return Image.open(io.BytesIO(taken.png)).convert("RGB"), taken
+
+
 def shot(engine: Engine, pages: PageServer, name: str) -> Image.Image:
     """Render /files/<name> at 1200x630 and return the image in RGB."""
-    png = engine.screenshot(pages.url(f"/files/{name}"), 1200, 630, 1).png
-    return Image.open(io.BytesIO(png)).convert("RGB")
+    return render(engine, pages, name)[0]
 
 
 def green_png() -> bytes:
@@ -89,3 +107,124 @@ def test_user_agent_names_ogshot_and_not_headless(engine: Engine, pages: PageSer
     assert header.endswith(" " + PRODUCT_TOKEN)
     assert "Headless" not in header
     assert header.startswith("Mozilla/5.0 (X11; Linux x86_64")
+
+
+FETCHED = page(
+    '<div id="board" style="height: 630px"></div>'
+    "<script>fetch('/files/rows.json?delay=1').then(r => r.json())"
+    ".then(rows => { document.getElementById('board').style.background = rows.colour; });"
+    "</script>"
+)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_what_a_script_fetches_after_load_is_waited_for(
+    engine: Engine, pages: PageServer, secure: PageServer, scheme: str
+) -> None:
+    """A scoreboard that fetches its rows after load is shown with them, HTTPS too."""
+    server = secure if scheme == "https" else pages
+    server.files["rows.json"] = b'{"colour": "#00a000"}'
+    server.files["board.html"] = FETCHED
+    image, taken = render(engine, server, "board.html")
+    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert taken.readiness == "ready"
+
+
+def test_a_slow_web_font_is_waited_for(engine: Engine, pages: PageServer) -> None:
+    """Text in a web font that arrives late is drawn in it (font-display: block hides it)."""
+    pages.files["slow.ttf"] = FONT.read_bytes()
+    pages.files["font.html"] = page(
+        "<p>\u2588</p>",
+        "@font-face { font-family: Slow; src: url('/files/slow.ttf?delay=1'); "
+        "font-display: block; } "
+        "p { font: 600px/1 Slow; margin: 0; color: #112233; }",
+    )
+    image, taken = render(engine, pages, "font.html")
+    assert close_to(image.getpixel((150, 315)), DARK), image.getpixel((150, 315))
+    assert taken.readiness == "ready"
+
+
+def test_a_page_that_never_goes_quiet_is_rendered_at_the_end_of_the_budget(
+    engine: Engine, pages: PageServer
+) -> None:
+    """Endless polling and a request that never ends cost the budget, not the render."""
+    pages.files["poll.json"] = b"{}"
+    pages.files["busy.html"] = page(
+        '<div style="height: 630px; background: #00a000"></div>'
+        "<script>setInterval(() => fetch('/files/poll.json'), 40);"
+        "fetch('/files/hang.json?delay=30').catch(() => null);</script>"
+    )
+    image, taken = render(engine, pages, "busy.html")
+    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert taken.readiness.startswith("timeout: the network never went quiet"), taken.readiness
+    assert "/files/hang.json?delay=30" in taken.readiness
+
+
+def test_a_page_that_never_says_it_is_ready_is_rendered_and_says_so(
+    engine: Engine, pages: PageServer
+) -> None:
+    """window.ogshotReady left false: rendered at the end of the budget, and recorded."""
+    pages.files["never.html"] = page(
+        '<div style="height: 630px; background: #00a000"></div>'
+        "<script>window.ogshotReady = false;</script>"
+    )
+    image, taken = render(engine, pages, "never.html")
+    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert taken.readiness == "timeout: window.ogshotReady still awaited"
+
+
+def test_a_page_that_breaks_the_wait_is_still_rendered(engine: Engine, pages: PageServer) -> None:
+    """A page whose scripts throw and replace what the wait uses is a fact about the page:
+    it is rendered, its readiness says so, and the same browser renders the next page."""
+    pages.files["green.png"] = green_png()
+    pages.files["broken.html"] = page(
+        '<div style="height: 630px; background: #00a000"><img src="/files/green.png"></div>'
+        "<script>Element.prototype.getBoundingClientRect = null;"
+        " throw new Error('the page itself fails');</script>"
+    )
+    image, taken = render(engine, pages, "broken.html")
+    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert taken.readiness.startswith("error: "), taken.readiness
+    pages.files["after.html"] = page('<div style="height: 630px; background: #112233"></div>')
+    image, taken = render(engine, pages, "after.html")
+    assert close_to(image.getpixel((600, 315)), DARK)
+    assert taken.readiness == "ready"
+
+
+TALL = page(
+    '<div style="height: 2000px; background: #ff0000"></div>'
+    '<div id="below" style="height: 2000px; background: #00a000"></div>'
+)
+
+
+@pytest.mark.parametrize("smooth", [False, True])
+def test_a_fragment_is_jumped_to_even_right_after_the_same_page(
+    engine: Engine, pages: PageServer, smooth: bool
+) -> None:
+    """page#below right after page: a fresh load, scrolled to #below at once, also where
+    the page asks for smooth scrolling."""
+    name = "smooth.html" if smooth else "tall.html"
+    pages.files[name] = TALL.replace(
+        b"</style>", b"html { scroll-behavior: smooth; }</style>" if smooth else b"</style>"
+    )
+    top = shot(engine, pages, name)
+    assert close_to(top.getpixel((600, 315)), (255, 0, 0)), top.getpixel((600, 315))
+    before = pages.count(f"/files/{name}")
+    below = shot(engine, pages, f"{name}#below")
+    assert close_to(below.getpixel((600, 315)), GREEN), below.getpixel((600, 315))
+    assert pages.count(f"/files/{name}") == before + 1  # loaded afresh
+
+
+def test_nothing_of_one_render_reaches_the_next(engine: Engine, pages: PageServer) -> None:
+    """Cookies, local storage and the Cache API a page wrote are gone at the next render."""
+    pages.files["state.html"] = page(
+        "<script>(async () => {"
+        " const cached = await caches.has('ogshot-test');"
+        " document.title = [document.cookie || 'no cookie',"
+        "   localStorage.getItem('seen') || 'no storage', cached ? 'cache' : 'no cache'].join('|');"
+        " document.cookie = 'seen=1; max-age=3600'; localStorage.setItem('seen', '1');"
+        " await caches.open('ogshot-test');"
+        " window.ogshotReady = true; })(); window.ogshotReady = false;</script>"
+    )
+    assert render(engine, pages, "state.html")[1].title == "no cookie|no storage|no cache"
+    assert render(engine, pages, "state.html")[1].title == "no cookie|no storage|no cache"

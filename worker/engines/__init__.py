@@ -5,10 +5,12 @@ Nothing outside this package imports selenium or marionette_driver.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 def _product_token() -> str:
@@ -28,30 +30,51 @@ def user_agent(default: str) -> str:
     return default.replace("HeadlessChrome/", "Chrome/") + " " + PRODUCT_TOKEN
 
 
-# Resolves once the first screen's images (lazy ones included) are decoded, web fonts are
-# ready, a page's own window.ogshotReady (if it sets one) is true, animations are at their
-# end, and two frames have been painted; or after 3 s: a font that never loads must not cost
-# the render its whole time limit.
+# Readiness, after `load`: the page's network is quiet (the engine watches it, HTTPS
+# included), then SETTLE_SCRIPT runs in the page, all within OGSHOT_READY_TIMEOUT.
+DEFAULT_READY_TIMEOUT = 3.0
+# Quiet: no request started or ended for this long. Long enough for a script to start its
+# next request after one ends (a fetch chain, the images of fetched rows); short enough that
+# a page that was ready at load pays little for the look.
+QUIET_SECONDS = 0.1
+# How often the engine looks at the page's requests while it waits.
+POLL_SECONDS = 0.02
+
+# Waits (within arguments[0] ms) until the first screen's images (lazy ones included) are
+# decoded, web fonts are ready and a page's own window.ogshotReady, if it sets one, is true;
+# then, budget or not, brings animations to their end and lets two frames paint. Resolves
+# with "ready" or "timeout: <what was still awaited>".
 SETTLE_SCRIPT = """
 const done = arguments[arguments.length - 1];
-const budget = 3000;
-const deadline = Date.now() + budget;
-const timer = setTimeout(() => done('timeout'), budget);
+const deadline = Date.now() + arguments[0];
+let awaiting = 'images';
 const nextFrame = () => new Promise(resolve => requestAnimationFrame(resolve));
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 const inFirstScreen = el => {
   const r = el.getBoundingClientRect();
   return r.bottom >= 0 && r.right >= 0 && r.top < innerHeight && r.left < innerWidth;
 };
+const jumpToFragment = () => {
+  // A page with `scroll-behavior: smooth` would be caught mid-scroll: jump instead.
+  document.documentElement.style.setProperty('scroll-behavior', 'auto', 'important');
+  const id = decodeURIComponent(location.hash.slice(1));
+  const target = id && (document.getElementById(id) || document.getElementsByName(id)[0]);
+  if (target) target.scrollIntoView({behavior: 'instant'});
+};
 const settle = async () => {
+  jumpToFragment();
   // load does not wait for lazy images: load those of the first screen now, and decode them.
   const images = [...document.images].filter(inFirstScreen);
   for (const img of images) if (img.loading === 'lazy') img.loading = 'eager';
   await Promise.all(images.map(img => img.decode().catch(() => null)));
+  awaiting = 'web fonts';
   if (document.fonts) await document.fonts.ready;
-  // A page that sets window.ogshotReady = false is waited for until it sets it to true.
-  while (window.ogshotReady === false && Date.now() < deadline) {
-    await new Promise(resolve => setTimeout(resolve, 50));
-  }
+  awaiting = 'window.ogshotReady';
+  while (window.ogshotReady === false && Date.now() < deadline) await sleep(50);
+  if (window.ogshotReady === false) throw new Error('late');
+  return 'ready';
+};
+const finish = async () => {
   // Animations and transitions at their end state, as a visitor sees them a moment later;
   // endless ones frozen where they are.
   for (const animation of document.getAnimations ? document.getAnimations() : []) {
@@ -63,9 +86,41 @@ const settle = async () => {
   await nextFrame();
   await nextFrame();
 };
-settle().then(() => { clearTimeout(timer); done('ready'); },
-              () => { clearTimeout(timer); done('error'); });
+const late = sleep(Math.max(0, deadline - Date.now())).then(() => 'late');
+const settled = settle().catch(error => error.message === 'late' ? 'late' : `error: ${error}`);
+Promise.race([settled, late]).then(async outcome => {
+  await Promise.race([finish().catch(() => null), sleep(500)]);
+  done(outcome === 'late' ? `timeout: ${awaiting} still awaited` : outcome);
+}).catch(error => done(`error: ${error}`));
 """
+
+
+def await_ready(
+    pending_after: Callable[[float], list[str] | None],
+    settle: Callable[[float], str],
+    budget: float,
+) -> str:
+    """Wait for a loaded page within ``budget`` seconds; say how it ended.
+
+    ``pending_after(seconds)`` waits for the network to be quiet: None when it is, else the
+    requests pending when the time ran out. ``settle(seconds)`` runs SETTLE_SCRIPT. Returns
+    "ready", "timeout: <what was still awaited>", "error: <the page's script error>", or
+    "off" when readiness is switched off (budget 0).
+    """
+    if budget <= 0:
+        return "off"
+    deadline = time.monotonic() + budget
+    pending = pending_after(budget)
+    settled = settle(max(0.0, deadline - time.monotonic()))
+    if pending is None:
+        return settled
+    if not pending:
+        return "timeout: the network never went quiet (requests kept starting)"
+    shown = ", ".join(url[:100] for url in pending[:3])
+    more = f" and {len(pending) - 3} more" if len(pending) > 3 else ""
+    return f"timeout: the network never went quiet ({len(pending)} pending: {shown}{more})"
+
+
 # The HTTP status of the main document (0 where the browser does not expose it), or -1 on
 # the browser's own error page (Chromium shows one instead of failing the navigation).
 STATUS_SCRIPT = """
@@ -93,10 +148,13 @@ class BrowserError(Exception):
 
 @dataclass(frozen=True)
 class Shot:
-    """A viewport screenshot and the page's title."""
+    """A viewport screenshot, the page's title and how the wait for the page ended."""
 
     png: bytes
     title: str
+    # How readiness ended: "ready", "timeout: <what was pending>", "error: <the page's
+    # script error>" or "off" (OGSHOT_READY_TIMEOUT=0).
+    readiness: str = "ready"
 
 
 TITLE_SCRIPT = "return (document.title || '').trim().slice(0, 200);"
@@ -127,12 +185,19 @@ def make_engine(
     render_timeout: float,
     proxy_port: int | None = None,
     binary: Path | None = None,
+    *,
+    ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    insecure_certs: bool = False,
 ) -> Engine:
     """Start the named engine (``firefox`` or ``chromium``), behind the egress guard if given.
 
-    ``binary`` replaces the engine's usual executable (Debian's).
+    ``binary`` replaces the engine's usual executable (Debian's); ``ready_timeout`` bounds
+    the wait for the page after ``load`` (0: no wait); ``insecure_certs`` accepts any TLS
+    certificate (for the tests' own HTTPS server, never for the service).
     """
-    extra = {"binary": str(binary)} if binary else {}
+    extra: dict[str, Any] = {"ready_timeout": ready_timeout, "insecure_certs": insecure_certs}
+    if binary:
+        extra["binary"] = str(binary)
     if name == "firefox":
         from worker.engines.firefox import FirefoxEngine
 

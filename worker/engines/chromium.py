@@ -7,16 +7,22 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import JavascriptException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from urllib3.exceptions import HTTPError
 
 from worker.engines import (
     AGENT_SCRIPT,
+    DEFAULT_READY_TIMEOUT,
     MAX_REDIRECTS,
+    POLL_SECONDS,
+    QUIET_SECONDS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
     TITLE_SCRIPT,
@@ -24,6 +30,7 @@ from worker.engines import (
     RenderFailed,
     RenderTimeout,
     Shot,
+    await_ready,
     check_status,
     user_agent,
 )
@@ -52,16 +59,54 @@ ARGS = (
 )
 
 
+class Requests:
+    """The page's requests, from DevTools network events (HTTPS ones too, which the egress
+    guard only sees as a tunnel): which are pending, when the last one started or ended,
+    how often the main document was redirected, and which origins ran documents."""
+
+    def __init__(self, main_frame: str) -> None:
+        self.main_frame = main_frame
+        self.pending: dict[str, str] = {}
+        self.last = 0.0  # when a request last started or ended (chromedriver's clock)
+        self.redirects = 0
+        self.origins: set[str] = set()
+
+    def read(self, entries: list[dict[str, Any]]) -> None:
+        """Take in performance-log entries (each says when chromedriver received it)."""
+        for entry in entries:
+            message = json.loads(entry["message"])["message"]
+            method, params = message.get("method", ""), message.get("params", {})
+            if method == "Network.requestWillBeSent":
+                url = params["request"]["url"]
+                self.pending[params["requestId"]] = url
+                if params.get("type") == "Document":
+                    parts = urlsplit(url)
+                    self.origins.add(f"{parts.scheme}://{parts.netloc}")
+                    if params.get("frameId") == self.main_frame and "redirectResponse" in params:
+                        self.redirects += 1
+            elif method in ("Network.loadingFinished", "Network.loadingFailed"):
+                self.pending.pop(params["requestId"], None)
+            else:
+                continue
+            self.last = max(self.last, entry["timestamp"] / 1000)
+
+
 class ChromiumEngine:
     """One headless Chromium, kept warm across renders."""
 
     name = "chromium"
 
     def __init__(
-        self, render_timeout: float, proxy_port: int | None = None, binary: str = CHROMIUM_BINARY
+        self,
+        render_timeout: float,
+        proxy_port: int | None = None,
+        binary: str = CHROMIUM_BINARY,
+        ready_timeout: float = DEFAULT_READY_TIMEOUT,
+        insecure_certs: bool = False,
     ) -> None:
         options = webdriver.ChromeOptions()
         options.binary_location = binary
+        options.accept_insecure_certs = insecure_certs
         for arg in ARGS:
             options.add_argument(arg)
         # DevTools network events tell how many redirects the main document took, also
@@ -72,6 +117,9 @@ class ChromiumEngine:
             # Chromium bypasses proxies for loopback unless this removes the implicit rule.
             options.add_argument("--proxy-bypass-list=<-loopback>")
         self._viewport: tuple[int, int, int] | None = None
+        self._render_timeout = render_timeout
+        self._ready_timeout = ready_timeout
+        self._requests = Requests("")
         # Profile and temporary files go into a directory of this engine's, removed in
         # close(): Chromium leaves some in TMPDIR after every browser otherwise.
         try:
@@ -89,7 +137,7 @@ class ChromiumEngine:
         try:
             self._driver = webdriver.Chrome(service=service, options=options)
             self._driver.set_page_load_timeout(render_timeout)
-            self._driver.set_script_timeout(5)
+            self._driver.set_script_timeout(ready_timeout + 5)
             # Headless Chromium says "HeadlessChrome", which bot walls block on sight.
             default_agent = str(self._driver.execute_script(AGENT_SCRIPT))
             self._driver.execute_cdp_cmd(
@@ -110,7 +158,8 @@ class ChromiumEngine:
                     {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
                 )
                 self._viewport = (width, height, scale)
-            driver.get_log("performance")  # type: ignore[no-untyped-call]  # drop old events
+            self._log()  # drop the events of earlier pages
+            started = time.monotonic()
             try:
                 driver.get(url)
             except TimeoutException as exc:
@@ -120,33 +169,53 @@ class ChromiumEngine:
                     raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
                 raise
             check_status(driver.execute_script(STATUS_SCRIPT), url)
-            if (hops := self._main_document_redirects()) > MAX_REDIRECTS:
+            tree = driver.execute_cdp_cmd("Page.getFrameTree", {})
+            self._requests = Requests(tree["frameTree"]["frame"]["id"])
+            self._requests.read(self._log())
+            if (hops := self._requests.redirects) > MAX_REDIRECTS:
                 raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
-            driver.execute_async_script(SETTLE_SCRIPT)
+            budget = min(self._ready_timeout, self._render_timeout - (time.monotonic() - started))
+            readiness = await_ready(self._pending_after, self._settle, budget)
             png = driver.get_screenshot_as_png()
-            return Shot(png, str(driver.execute_script(TITLE_SCRIPT) or ""))
+            shot = Shot(png, str(driver.execute_script(TITLE_SCRIPT) or ""), readiness)
+            self._forget()
+            return shot
         except RenderFailed:
             raise
         except (WebDriverException, OSError, HTTPError) as exc:
             self._viewport = None
             raise BrowserError(f"chromium failed: {_first_line(exc)}") from exc
 
-    def _main_document_redirects(self) -> int:
-        main_frame = self._driver.execute_cdp_cmd("Page.getFrameTree", {})["frameTree"]["frame"][
-            "id"
-        ]
-        hops = 0
-        for entry in self._driver.get_log("performance"):  # type: ignore[no-untyped-call]
-            message = json.loads(entry["message"])["message"]
-            params = message.get("params", {})
-            if (
-                message.get("method") == "Network.requestWillBeSent"
-                and params.get("type") == "Document"
-                and params.get("frameId") == main_frame
-                and "redirectResponse" in params
-            ):
-                hops += 1
-        return hops
+    def _log(self) -> list[dict[str, Any]]:
+        return self._driver.get_log("performance")  # type: ignore[no-untyped-call,no-any-return]
+
+    def _pending_after(self, seconds: float) -> list[str] | None:
+        deadline = time.monotonic() + seconds
+        requests = self._requests
+        while True:
+            requests.read(self._log())
+            if not requests.pending and time.time() - requests.last >= QUIET_SECONDS:
+                return None
+            if time.monotonic() >= deadline:
+                return list(requests.pending.values())
+            time.sleep(POLL_SECONDS)
+
+    def _settle(self, seconds: float) -> str:
+        try:
+            return str(self._driver.execute_async_script(SETTLE_SCRIPT, seconds * 1000))
+        except (JavascriptException, TimeoutException) as exc:
+            # The page broke the script (replaced what it uses, say): a fact about the page.
+            return f"error: {_first_line(exc)}"
+
+    def _forget(self) -> None:
+        """Leave the page (its timers and requests stop) and everything it stored."""
+        driver = self._driver
+        driver.get("about:blank")
+        for origin in self._requests.origins:
+            clear = {"origin": origin, "storageTypes": "all"}
+            driver.execute_cdp_cmd("Storage.clearDataForOrigin", clear)
+        driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        driver.execute_cdp_cmd("Network.clearBrowserCache", {})
 
     def close(self) -> None:
         """Stop Chromium and chromedriver and remove their temporary files."""

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from marionette_driver import errors
@@ -13,7 +14,10 @@ from marionette_driver.marionette import Marionette
 
 from worker.engines import (
     AGENT_SCRIPT,
+    DEFAULT_READY_TIMEOUT,
     MAX_REDIRECTS,
+    POLL_SECONDS,
+    QUIET_SECONDS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
     TITLE_SCRIPT,
@@ -22,6 +26,7 @@ from worker.engines import (
     RenderFailed,
     RenderTimeout,
     Shot,
+    await_ready,
     check_status,
     user_agent,
 )
@@ -78,6 +83,44 @@ style.textContent = ':root, toolbox, toolbar, #browser, #tabbrowser-tabbox, #tab
   + ' { min-width: 0 !important; min-height: 0 !important; }';
 document.documentElement.appendChild(style);
 """
+# The page's requests as the browser's network layer sees them (HTTPS ones too, which the
+# egress guard only sees as a tunnel): observers in the parent process, where every HTTP
+# channel runs, counting those of web content (not the browser's own).
+_WATCH_NETWORK_SCRIPT = """
+const net = {pending: new Map(), last: Date.now()};
+const observer = {observe(subject, topic) {
+  const channel = subject.QueryInterface(Ci.nsIHttpChannel);
+  if (!channel.loadInfo || !channel.loadInfo.browsingContextID) return;
+  if (topic === 'http-on-modify-request') net.pending.set(channel.channelId, channel.URI.spec);
+  else net.pending.delete(channel.channelId);
+  net.last = Date.now();
+}};
+Services.obs.addObserver(observer, 'http-on-modify-request');
+Services.obs.addObserver(observer, 'http-on-stop-request');
+window.ogshotNetwork = net;
+"""
+# Resolves with null once no request started or ended for arguments[0] ms (the page is
+# quiet), or with the URLs still pending when arguments[1] ms have passed.
+_QUIET_SCRIPT = """
+const [quiet, budget, poll] = arguments;
+const done = arguments[arguments.length - 1];
+const net = window.ogshotNetwork;
+const deadline = Date.now() + budget;
+const look = () => {
+  if (!net.pending.size && Date.now() - net.last >= quiet) return done(null);
+  if (Date.now() >= deadline) return done([...net.pending.values()]);
+  setTimeout(look, poll);
+};
+look();
+"""
+# Nothing of one render reaches the next: cookies, storage, service workers, caches.
+_FORGET_SCRIPT = """
+const done = arguments[arguments.length - 1];
+const flags = Ci.nsIClearDataService;
+window.ogshotNetwork.pending.clear();
+Services.clearData.deleteData(flags.CLEAR_COOKIES_AND_SITE_DATA | flags.CLEAR_ALL_CACHES,
+                              {onDataDeleted: () => done(true)});
+"""
 # Headless Firefox clamps windows to this virtual screen (1366x768 by default), which is
 # smaller than a 2400-pixel image.
 _SCREEN = "5000"
@@ -89,12 +132,19 @@ class FirefoxEngine:
     name = "firefox"
 
     def __init__(
-        self, render_timeout: float, proxy_port: int | None = None, binary: str = FIREFOX_BINARY
+        self,
+        render_timeout: float,
+        proxy_port: int | None = None,
+        binary: str = FIREFOX_BINARY,
+        ready_timeout: float = DEFAULT_READY_TIMEOUT,
+        insecure_certs: bool = False,
     ) -> None:
         os.environ.setdefault("MOZ_HEADLESS_WIDTH", _SCREEN)
         os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
         self._viewport: tuple[int, int, int] | None = None
         self._scale = 1
+        self._render_timeout = render_timeout
+        self._ready_timeout = ready_timeout
         # The browser's log and profile go into a directory of this engine's: marionette_driver
         # deletes whatever file it is given before writing it, so given os.devnull it replaced
         # /dev/null with a regular file (as root), or could not start Firefox at all (as any
@@ -121,11 +171,12 @@ class FirefoxEngine:
                 socket_timeout=render_timeout + 20,
                 startup_timeout=60,
             )
-            self._m.start_session()
+            self._m.start_session({"acceptInsecureCerts": insecure_certs})
             self._m.timeout.page_load = render_timeout
-            self._m.timeout.script = 5
+            self._m.timeout.script = ready_timeout + 5
             with self._m.using_context(self._m.CONTEXT_CHROME):
                 self._m.execute_script(_UNCLAMP_SCRIPT)
+                self._m.execute_script(_WATCH_NETWORK_SCRIPT, sandbox=None)
             default_agent = str(self._m.execute_script(AGENT_SCRIPT))
             self._m.set_pref("general.useragent.override", user_agent(default_agent))
         except Exception as exc:
@@ -168,6 +219,7 @@ class FirefoxEngine:
         """Load ``url`` at the given viewport and return a PNG of the viewport."""
         try:
             self._size_viewport(width, height, scale)
+            started = time.monotonic()
             try:
                 self._m.navigate(url)
             except errors.TimeoutException as exc:
@@ -175,14 +227,42 @@ class FirefoxEngine:
             except _PAGE_ERRORS as exc:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
-            # In the page's own scope (no sandbox), where its window.ogshotReady is visible.
-            self._m.execute_async_script(SETTLE_SCRIPT, sandbox=None, script_timeout=5000)
+            budget = min(self._ready_timeout, self._render_timeout - (time.monotonic() - started))
+            readiness = await_ready(self._pending_after, self._settle, budget)
             png = bytes(self._m.screenshot(format="binary", full=False))
-            return Shot(png, str(self._m.execute_script(TITLE_SCRIPT) or ""))
+            shot = Shot(png, str(self._m.execute_script(TITLE_SCRIPT) or ""), readiness)
+            self._forget()
+            return shot
         except RenderFailed:
             raise
         except (TimeoutError, OSError, errors.MarionetteException) as exc:
             raise BrowserError(f"firefox failed: {_first_line(exc)}") from exc
+
+    def _pending_after(self, seconds: float) -> list[str] | None:
+        with self._m.using_context(self._m.CONTEXT_CHROME):
+            pending = self._m.execute_async_script(
+                _QUIET_SCRIPT,
+                script_args=(QUIET_SECONDS * 1000, seconds * 1000, POLL_SECONDS * 1000),
+                sandbox=None,
+            )
+        return None if pending is None else [str(url) for url in pending]
+
+    def _settle(self, seconds: float) -> str:
+        try:
+            # In the page's own scope (no sandbox), where its window.ogshotReady is visible.
+            outcome = self._m.execute_async_script(
+                SETTLE_SCRIPT, script_args=(seconds * 1000,), sandbox=None
+            )
+            return str(outcome)
+        except (errors.JavascriptException, errors.ScriptTimeoutException) as exc:
+            # The page broke the script (replaced what it uses, say): a fact about the page.
+            return f"error: {_first_line(exc)}"
+
+    def _forget(self) -> None:
+        """Leave the page (its timers and requests stop) and everything it stored."""
+        self._m.navigate("about:blank")
+        with self._m.using_context(self._m.CONTEXT_CHROME):
+            self._m.execute_async_script(_FORGET_SCRIPT, sandbox=None)
 
     def close(self) -> None:
         """Stop Firefox and remove its temporary profile."""
