@@ -42,7 +42,7 @@ from shared.keys import RenderRequest
 from shared.storage import make_storage
 from worker.engines import make_engine
 
-SECTIONS = ("hit", "miss", "stampede", "scale", "memory", "encoding")
+SECTIONS = ("hit", "miss", "readiness", "stampede", "scale", "memory", "encoding")
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def miss(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
     rows = []
     for engine in engines:
         env = bench.env("fs", OGSHOT_BROWSER=engine, OGSHOT_MISS_WAIT="30")
-        floor = make_engine(engine, 15)
+        floor = make_engine(engine, 15, ready_timeout=0, clean=False)
         try:
             with bench.web(env) as web, bench.worker(env, web, 1):
                 floor.screenshot(bench.pages.url("/page/floor-warm"), 1200, 630, 1)
@@ -127,6 +127,38 @@ def miss(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
     return table(
         f"Miss path: request to 1200x630 PNG for a warm worker, median of {sizes.misses}",
         ["engine", "browser floor ms", "ogshot ms", "x floor", "ogshot p90 ms"],
+        rows,
+    )
+
+
+def readiness(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
+    """What the wait for the page costs a page that is ready at load: the engine with its
+    wait on and off, beside the floor (a bare navigate and screenshot)."""
+    rows = []
+    for engine in engines:
+        variants = {
+            "floor": make_engine(engine, 15, ready_timeout=0, clean=False),
+            "off": make_engine(engine, 15, ready_timeout=0),
+            "on": make_engine(engine, 15),
+        }
+        timings: dict[str, list[float]] = {name: [] for name in variants}
+        try:
+            for running in variants.values():
+                running.screenshot(bench.pages.url("/page/ready-warm"), 1200, 630, 1)
+            # Interleaved, so a slow spell of the machine hits all three alike.
+            for i in range(sizes.misses * 2):
+                for name, running in variants.items():
+                    page = bench.pages.url(f"/page/ready-{name}-{i}-{uuid.uuid4().hex}")
+                    timings[name].append(_timed(running.screenshot, page, 1200, 630, 1))
+        finally:
+            for running in variants.values():
+                running.close()
+        floor, off, on = (statistics.median(timings[name]) for name in ("floor", "off", "on"))
+        rows.append([engine, floor, off, on, on - off, percentile(timings["on"], 90)])
+    return table(
+        f"Readiness: a page with nothing pending after load, engine alone, median of "
+        f"{sizes.misses * 2}",
+        ["engine", "floor ms", "wait off ms", "wait on ms", "on - off ms", "on p90 ms"],
         rows,
     )
 
@@ -263,7 +295,7 @@ def encoding_tables(_bench: Bench, sizes: Sizes, _engines: list[str]) -> list[st
 
 
 RUNNERS: dict[str, Callable[[Bench, Sizes, list[str]], list[str]]] = {
-    "hit": hit, "miss": miss, "stampede": stampede, "scale": scale, "memory": memory,
+    "hit": hit, "miss": miss, "readiness": readiness, "stampede": stampede, "scale": scale, "memory": memory,
     "encoding": encoding_tables,
 }  # fmt: skip
 

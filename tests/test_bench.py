@@ -22,12 +22,12 @@ def test_bench_quick_prints_every_table() -> None:
         require(binary)
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--engines", "firefox",
-         "--only", "hit,miss,stampede,scale,memory"],
+         "--only", "hit,miss,readiness,stampede,scale,memory"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
-    for title in ("Hit path", "Miss path", "Stampede", "Scale", "Memory"):
+    for title in ("Hit path", "Miss path", "Readiness", "Stampede", "Scale", "Memory"):
         assert f"### {title}" in out, out
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|")}
     assert {"bare Flask route (baseline)", "ogshot, filesystem", "ogshot, S3 (moto)"} <= set(rows)

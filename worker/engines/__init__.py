@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urldefrag
 
 
 def _product_token() -> str:
@@ -157,7 +158,14 @@ class Shot:
     readiness: str = "ready"
 
 
-TITLE_SCRIPT = "return (document.title || '').trim().slice(0, 200);"
+# The page's title and where the browser now is (after redirects and fragment jumps).
+PAGE_SCRIPT = "return [(document.title || '').trim().slice(0, 200), location.href];"
+
+
+def same_document(current: str, url: str) -> bool:
+    """Tell whether loading ``url`` where the browser is at ``current`` would only scroll
+    (a fragment-only change, or the same URL with a fragment) instead of loading afresh."""
+    return bool(current) and urldefrag(current)[0] == urldefrag(url)[0]
 
 
 class Engine(Protocol):
@@ -188,14 +196,21 @@ def make_engine(
     *,
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
     insecure_certs: bool = False,
+    clean: bool = True,
 ) -> Engine:
     """Start the named engine (``firefox`` or ``chromium``), behind the egress guard if given.
 
     ``binary`` replaces the engine's usual executable (Debian's); ``ready_timeout`` bounds
     the wait for the page after ``load`` (0: no wait); ``insecure_certs`` accepts any TLS
-    certificate (for the tests' own HTTPS server, never for the service).
+    certificate (for the tests' own HTTPS server, never for the service); ``clean=False``
+    keeps each page open and what it stored after its render (only for the bench's floor:
+    a bare navigate and screenshot).
     """
-    extra: dict[str, Any] = {"ready_timeout": ready_timeout, "insecure_certs": insecure_certs}
+    extra: dict[str, Any] = {
+        "ready_timeout": ready_timeout,
+        "insecure_certs": insecure_certs,
+        "clean": clean,
+    }
     if binary:
         extra["binary"] = str(binary)
     if name == "firefox":

@@ -21,17 +21,18 @@ from worker.engines import (
     AGENT_SCRIPT,
     DEFAULT_READY_TIMEOUT,
     MAX_REDIRECTS,
+    PAGE_SCRIPT,
     POLL_SECONDS,
     QUIET_SECONDS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
-    TITLE_SCRIPT,
     BrowserError,
     RenderFailed,
     RenderTimeout,
     Shot,
     await_ready,
     check_status,
+    same_document,
     user_agent,
 )
 
@@ -64,8 +65,11 @@ class Requests:
     guard only sees as a tunnel): which are pending, when the last one started or ended,
     how often the main document was redirected, and which origins ran documents."""
 
-    def __init__(self, main_frame: str) -> None:
+    def __init__(self, main_frame: str, since: float = 0.0) -> None:
         self.main_frame = main_frame
+        # Requests sent before this (epoch seconds) are the previous page's, whose ends
+        # are not always reported once it is gone.
+        self.since = since
         self.pending: dict[str, str] = {}
         self.last = 0.0  # when a request last started or ended (chromedriver's clock)
         self.redirects = 0
@@ -77,6 +81,8 @@ class Requests:
             message = json.loads(entry["message"])["message"]
             method, params = message.get("method", ""), message.get("params", {})
             if method == "Network.requestWillBeSent":
+                if params.get("wallTime", self.since) < self.since:
+                    continue
                 url = params["request"]["url"]
                 self.pending[params["requestId"]] = url
                 if params.get("type") == "Document":
@@ -101,8 +107,10 @@ class ChromiumEngine:
         render_timeout: float,
         proxy_port: int | None = None,
         binary: str = CHROMIUM_BINARY,
+        *,
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
         insecure_certs: bool = False,
+        clean: bool = True,
     ) -> None:
         options = webdriver.ChromeOptions()
         options.binary_location = binary
@@ -119,6 +127,8 @@ class ChromiumEngine:
         self._viewport: tuple[int, int, int] | None = None
         self._render_timeout = render_timeout
         self._ready_timeout = ready_timeout
+        self._clean = clean
+        self._at = ""  # where the last render left the browser
         self._requests = Requests("")
         # Profile and temporary files go into a directory of this engine's, removed in
         # close(): Chromium leaves some in TMPDIR after every browser otherwise.
@@ -158,8 +168,10 @@ class ChromiumEngine:
                     {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
                 )
                 self._viewport = (width, height, scale)
+            if self._clean:
+                self._forget(url)
             self._log()  # drop the events of earlier pages
-            started = time.monotonic()
+            started, since = time.monotonic(), time.time()
             try:
                 driver.get(url)
             except TimeoutException as exc:
@@ -170,16 +182,15 @@ class ChromiumEngine:
                 raise
             check_status(driver.execute_script(STATUS_SCRIPT), url)
             tree = driver.execute_cdp_cmd("Page.getFrameTree", {})
-            self._requests = Requests(tree["frameTree"]["frame"]["id"])
+            self._requests = Requests(tree["frameTree"]["frame"]["id"], since)
             self._requests.read(self._log())
             if (hops := self._requests.redirects) > MAX_REDIRECTS:
                 raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
             budget = min(self._ready_timeout, self._render_timeout - (time.monotonic() - started))
             readiness = await_ready(self._pending_after, self._settle, budget)
             png = driver.get_screenshot_as_png()
-            shot = Shot(png, str(driver.execute_script(TITLE_SCRIPT) or ""), readiness)
-            self._forget()
-            return shot
+            title, self._at = driver.execute_script(PAGE_SCRIPT)
+            return Shot(png, str(title or ""), readiness)
         except RenderFailed:
             raise
         except (WebDriverException, OSError, HTTPError) as exc:
@@ -207,10 +218,11 @@ class ChromiumEngine:
             # The page broke the script (replaced what it uses, say): a fact about the page.
             return f"error: {_first_line(exc)}"
 
-    def _forget(self) -> None:
-        """Leave the page (its timers and requests stop) and everything it stored."""
+    def _forget(self, url: str) -> None:
+        """Before loading ``url``: nothing of earlier pages, and a load, never just a scroll."""
         driver = self._driver
-        driver.get("about:blank")
+        if same_document(self._at, url):
+            driver.get("about:blank")
         for origin in self._requests.origins:
             clear = {"origin": origin, "storageTypes": "all"}
             driver.execute_cdp_cmd("Storage.clearDataForOrigin", clear)

@@ -16,11 +16,11 @@ from worker.engines import (
     AGENT_SCRIPT,
     DEFAULT_READY_TIMEOUT,
     MAX_REDIRECTS,
+    PAGE_SCRIPT,
     POLL_SECONDS,
     QUIET_SECONDS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
-    TITLE_SCRIPT,
     VIEWPORT_SCRIPT,
     BrowserError,
     RenderFailed,
@@ -28,6 +28,7 @@ from worker.engines import (
     Shot,
     await_ready,
     check_status,
+    same_document,
     user_agent,
 )
 
@@ -51,6 +52,9 @@ PREFS = {
     "network.http.redirection-limit": MAX_REDIRECTS,
     "browser.safebrowsing.malware.enabled": False,
     "browser.safebrowsing.phishing.enabled": False,
+    # No /favicon.ico request after each load: a preview has no tab to show it in, and the
+    # request would hold off the network's quiet (readiness) and cost the site a hit.
+    "browser.chrome.site_icons": False,
     # Scrollbars that overlay the page instead of taking 12 px of the viewport: the image is
     # the full width of the page (Chromium: --hide-scrollbars).
     "ui.useOverlayScrollbars": 1,
@@ -114,7 +118,7 @@ const look = () => {
 look();
 """
 # Nothing of one render reaches the next: cookies, storage, service workers, caches.
-_FORGET_SCRIPT = """
+_CLEAR_SCRIPT = """
 const done = arguments[arguments.length - 1];
 const flags = Ci.nsIClearDataService;
 window.ogshotNetwork.pending.clear();
@@ -136,8 +140,10 @@ class FirefoxEngine:
         render_timeout: float,
         proxy_port: int | None = None,
         binary: str = FIREFOX_BINARY,
+        *,
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
         insecure_certs: bool = False,
+        clean: bool = True,
     ) -> None:
         os.environ.setdefault("MOZ_HEADLESS_WIDTH", _SCREEN)
         os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
@@ -145,6 +151,8 @@ class FirefoxEngine:
         self._scale = 1
         self._render_timeout = render_timeout
         self._ready_timeout = ready_timeout
+        self._clean = clean
+        self._at = ""  # where the last render left the browser
         # The browser's log and profile go into a directory of this engine's: marionette_driver
         # deletes whatever file it is given before writing it, so given os.devnull it replaced
         # /dev/null with a regular file (as root), or could not start Firefox at all (as any
@@ -219,6 +227,8 @@ class FirefoxEngine:
         """Load ``url`` at the given viewport and return a PNG of the viewport."""
         try:
             self._size_viewport(width, height, scale)
+            if self._clean:
+                self._forget(url)
             started = time.monotonic()
             try:
                 self._m.navigate(url)
@@ -230,9 +240,8 @@ class FirefoxEngine:
             budget = min(self._ready_timeout, self._render_timeout - (time.monotonic() - started))
             readiness = await_ready(self._pending_after, self._settle, budget)
             png = bytes(self._m.screenshot(format="binary", full=False))
-            shot = Shot(png, str(self._m.execute_script(TITLE_SCRIPT) or ""), readiness)
-            self._forget()
-            return shot
+            title, self._at = self._m.execute_script(PAGE_SCRIPT)
+            return Shot(png, str(title or ""), readiness)
         except RenderFailed:
             raise
         except (TimeoutError, OSError, errors.MarionetteException) as exc:
@@ -258,11 +267,12 @@ class FirefoxEngine:
             # The page broke the script (replaced what it uses, say): a fact about the page.
             return f"error: {_first_line(exc)}"
 
-    def _forget(self) -> None:
-        """Leave the page (its timers and requests stop) and everything it stored."""
-        self._m.navigate("about:blank")
+    def _forget(self, url: str) -> None:
+        """Before loading ``url``: nothing of earlier pages, and a load, never just a scroll."""
+        if same_document(self._at, url):
+            self._m.navigate("about:blank")
         with self._m.using_context(self._m.CONTEXT_CHROME):
-            self._m.execute_async_script(_FORGET_SCRIPT, sandbox=None)
+            self._m.execute_async_script(_CLEAR_SCRIPT, sandbox=None)
 
     def close(self) -> None:
         """Stop Firefox and remove its temporary profile."""
