@@ -49,6 +49,7 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
         egress.port,
         binary,
         ready_timeout=config.ready_timeout,
+        hide_consent=config.hide_consent,
     )
     browser = WarmBrowser(engine, factory, 1)
     try:

@@ -41,6 +41,7 @@ class Config:
     web_threads: int
     render_timeout: float
     ready_timeout: float
+    hide_consent: bool
     browser_max_renders: int
     worker_concurrency: int
     worker_nice: int
@@ -211,6 +212,13 @@ def _flag(raw: str) -> bool | None:
     raise ValueError("must be true or false")
 
 
+def _switch(raw: str) -> bool:
+    value = _flag(raw)
+    if value is None:
+        raise ValueError("must be true or false")
+    return value
+
+
 def _admin_password(raw: str) -> str:
     if raw and len(raw) < 12:
         raise ValueError("must be at least 12 characters")
@@ -288,7 +296,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OGSHOT_BROWSER", "browser", "firefox", _engine,
             "Engine the workers use: firefox or chromium."),
     Setting("OGSHOT_BROWSER_BINARY", "browser_binary", None, _executable,
-            "The browser's executable; default: /usr/bin/firefox-esr or /usr/bin/chromium."),
+            "The browser's executable; default: Debian's Firefox ESR or Chromium."),
     Setting("OGSHOT_MISS_WAIT", "miss_wait", "4", _number(float, 0, 60),
             "Seconds a request for an uncached image waits before the fallback."),
     Setting("OGSHOT_CACHE_TTL", "cache_ttl", "86400", _number(int, 0, 365 * 86400),
@@ -303,6 +311,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a page may take to load before its render fails."),
     Setting("OGSHOT_READY_TIMEOUT", "ready_timeout", "3", _number(float, 0, 60),
             "Seconds after load a render waits for the page to be ready; 0: no wait."),
+    Setting("OGSHOT_HIDE_CONSENT", "hide_consent", "true", _switch,
+            "Refuse or hide cookie-consent banners before the shot (autoconsent)."),
     Setting("OGSHOT_BROWSER_MAX_RENDERS", "browser_max_renders", "200", _number(int, 1, 100_000),
             "Renders after which a worker restarts its browser."),
     Setting("OGSHOT_WORKER_CONCURRENCY", "worker_concurrency", "2", _number(int, 1, 64),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from shared.config import environment_names
-from tests.helpers import require
+from tests.helpers import PageServer, require
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,3 +120,20 @@ def test_build_context_leaves_out_secrets_and_the_virtualenv() -> None:
     """.dockerignore keeps a local .env, .venv and .git out of the images' build context."""
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git"} <= set(ignored)
+
+
+def test_install_autoconsent_refuses_a_package_that_is_not_the_pinned_one(
+    tmp_path: Path, pages: PageServer
+) -> None:
+    """A registry that answers with other bytes than npm recorded gets nothing installed."""
+    name = "@duckduckgo/autoconsent/-/autoconsent-16.23.0.tgz"
+    pages.files[name] = b"not the package"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "install-autoconsent"), str(tmp_path)],
+        env={**os.environ, "npm_config_registry": pages.url("/files")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "does not match the pinned integrity" in done.stderr
+    assert not (tmp_path / "share").exists()
+    assert pages.count(f"/files/{name}") == 1

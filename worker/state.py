@@ -60,6 +60,7 @@ def build_state(config: Config, on_give_up: Callable[[str], None] | None = None)
             egress.port,
             config.browser_binary,
             ready_timeout=config.ready_timeout,
+            hide_consent=config.hide_consent,
         ),
         config.browser_max_renders,
         GIVE_UP_AFTER,

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.helpers import PageServer, close_to
-from worker.engines import PRODUCT_TOKEN, Engine, Shot
+from tests.helpers import BINARIES, PageServer, close_to, require
+from worker.engines import PRODUCT_TOKEN, BrowserError, Engine, Shot, make_engine
+from worker.engines.consent import load_autoconsent
 
 pytestmark = pytest.mark.browser
 INSECURE_CERTS = True  # the engines accept the self-signed certificate of `secure` below
@@ -228,3 +229,41 @@ def test_nothing_of_one_render_reaches_the_next(engine: Engine, pages: PageServe
     )
     assert render(engine, pages, "state.html")[1].title == "no cookie|no storage|no cache"
     assert render(engine, pages, "state.html")[1].title == "no cookie|no storage|no cache"
+
+
+PAGES = Path(__file__).parent.parent / "pages"
+BANNER = (248, 248, 248)  # OneTrust's banner background in the copied page
+
+
+def test_a_consent_banner_is_refused_and_out_of_the_image(
+    engine: Engine, pages: PageServer
+) -> None:
+    """OneTrust's banner, as served to visitors: autoconsent clicks "Reject All" (the page's
+    own handler records the refusal), and neither the banner nor its dark filter shows."""
+    pages.files["onetrust.html"] = (PAGES / "onetrust.html").read_bytes()
+    image, taken = render(engine, pages, "onetrust.html")
+    assert taken.title == "Scoreboard: cookies rejected"
+    for y in (100, 315, 600):  # under the dark filter; under the banner at the bottom
+        assert close_to(image.getpixel((600, y)), DARK), (y, image.getpixel((600, y)))
+    assert taken.readiness == "ready"
+
+
+@pytest.mark.parametrize("name", ["firefox", "chromium"])
+def test_with_hide_consent_off_the_banner_is_rendered(name: str, pages: PageServer) -> None:
+    """OGSHOT_HIDE_CONSENT=0: the banner is shown as a first-time visitor sees it."""
+    for binary in BINARIES[name]:
+        require(binary)
+    pages.files["onetrust.html"] = (PAGES / "onetrust.html").read_bytes()
+    running = make_engine(name, render_timeout=10, hide_consent=False)
+    try:
+        image, taken = render(running, pages, "onetrust.html")
+    finally:
+        running.close()
+    assert taken.title == "Scoreboard"
+    assert close_to(image.getpixel((600, 600)), BANNER), image.getpixel((600, 600))
+
+
+def test_a_missing_autoconsent_stops_the_engine_saying_how_to_install_it(tmp_path: Path) -> None:
+    """Without its autoconsent a worker would render banners silently: it does not start."""
+    with pytest.raises(BrowserError, match="scripts/install-autoconsent"):
+        load_autoconsent(tmp_path / "missing.js")

@@ -42,9 +42,10 @@ QUIET_SECONDS = 0.1
 POLL_SECONDS = 0.02
 
 # Waits (within arguments[0] ms) until the first screen's images (lazy ones included) are
-# decoded, web fonts are ready and a page's own window.ogshotReady, if it sets one, is true;
-# then, budget or not, brings animations to their end and lets two frames paint. Resolves
-# with "ready" or "timeout: <what was still awaited>".
+# decoded, web fonts are ready, a page's own window.ogshotReady, if it sets one, is true and
+# autoconsent (worker/engines/consent.py), if it was injected, is done with the banner it
+# found; then, budget or not, brings animations to their end and lets two frames paint.
+# Resolves with "ready" or "timeout: <what was still awaited>".
 SETTLE_SCRIPT = """
 const done = arguments[arguments.length - 1];
 const deadline = Date.now() + arguments[0];
@@ -62,6 +63,14 @@ const jumpToFragment = () => {
   const target = id && (document.getElementById(id) || document.getElementsByName(id)[0]);
   if (target) target.scrollIntoView({behavior: 'instant'});
 };
+// autoconsent has not yet looked for a consent manager, or found one and is refusing consent.
+const consentBusy = () => {
+  const consent = window.autoconsentStandalone;
+  if (!consent) return false;
+  const state = consent.instance.state;
+  return state.findCmpAttempts === 0
+    || ['cmpDetected', 'openPopupDetected', 'runningOptOut'].includes(state.lifecycle);
+};
 const settle = async () => {
   jumpToFragment();
   // load does not wait for lazy images: load those of the first screen now, and decode them.
@@ -73,6 +82,9 @@ const settle = async () => {
   awaiting = 'window.ogshotReady';
   while (window.ogshotReady === false && Date.now() < deadline) await sleep(50);
   if (window.ogshotReady === false) throw new Error('late');
+  awaiting = 'the consent banner';
+  while (consentBusy() && Date.now() < deadline) await sleep(50);
+  if (consentBusy()) throw new Error('late');
   return 'ready';
 };
 const finish = async () => {
@@ -98,23 +110,26 @@ Promise.race([settled, late]).then(async outcome => {
 
 def await_ready(
     pending_after: Callable[[float], list[str] | None],
+    hide_consent: Callable[[], str],
     settle: Callable[[float], str],
     budget: float,
 ) -> str:
     """Wait for a loaded page within ``budget`` seconds; say how it ended.
 
     ``pending_after(seconds)`` waits for the network to be quiet: None when it is, else the
-    requests pending when the time ran out. ``settle(seconds)`` runs SETTLE_SCRIPT. Returns
-    "ready", "timeout: <what was still awaited>", "error: <the page's script error>", or
-    "off" when readiness is switched off (budget 0).
+    requests pending when the time ran out. ``hide_consent()`` then injects autoconsent
+    where the page has a consent banner by now ("" or "error: ..."), and ``settle(seconds)``
+    runs SETTLE_SCRIPT. Returns "ready", "timeout: <what was still awaited>", "error: <the
+    page's script error>", or "off" when readiness is switched off (budget 0).
     """
     if budget <= 0:
         return "off"
     deadline = time.monotonic() + budget
     pending = pending_after(budget)
+    failed = hide_consent()
     settled = settle(max(0.0, deadline - time.monotonic()))
     if pending is None:
-        return settled
+        return failed if failed and settled == "ready" else settled
     if not pending:
         return "timeout: the network never went quiet (requests kept starting)"
     shown = ", ".join(url[:100] for url in pending[:3])
@@ -197,6 +212,7 @@ def make_engine(
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
     insecure_certs: bool = False,
     clean: bool = True,
+    hide_consent: bool = True,
 ) -> Engine:
     """Start the named engine (``firefox`` or ``chromium``), behind the egress guard if given.
 
@@ -204,12 +220,14 @@ def make_engine(
     the wait for the page after ``load`` (0: no wait); ``insecure_certs`` accepts any TLS
     certificate (for the tests' own HTTPS server, never for the service); ``clean=False``
     keeps each page open and what it stored after its render (only for the bench's floor:
-    a bare navigate and screenshot).
+    a bare navigate and screenshot); ``hide_consent`` keeps consent banners out of the image
+    (worker/engines/consent.py).
     """
     extra: dict[str, Any] = {
         "ready_timeout": ready_timeout,
         "insecure_certs": insecure_certs,
         "clean": clean,
+        "hide_consent": hide_consent,
     }
     if binary:
         extra["binary"] = str(binary)

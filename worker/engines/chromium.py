@@ -35,8 +35,12 @@ from worker.engines import (
     same_document,
     user_agent,
 )
+from worker.engines.consent import MENTIONS_CONSENT_SCRIPT, load_autoconsent
 
-CHROMIUM_BINARY = "/usr/bin/chromium"
+# The browser itself, not Debian's /usr/bin/chromium wrapper: the wrapper adds Google API
+# keys (so the browser keeps asking accounts.google.com about sign-in) and flags that load
+# extensions and look for their updates, none of which a renderer wants.
+CHROMIUM_BINARY = "/usr/lib/chromium/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # Chromium puts its singleton socket at $TMPDIR/org.chromium.Chromium.scoped_dir.XXXXXX/
 # SingletonSocket, and a unix socket path has at most 107 bytes: past this, it cannot start.
@@ -56,8 +60,51 @@ ARGS = (
     "--mute-audio",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--dns-prefetch-disable",
-    "--disable-features=NetworkPrediction",
+    # The browser asks nothing of its own (each would knock on the egress guard on a timer,
+    # and none changes a page's image): no network time, optimisation hints, autofill
+    # server, translation, search-engine preconnect, phishing models, pings or reports.
+    "--disable-features=NetworkPrediction,NetworkTimeServiceQuerying,OptimizationHints,"
+    "OptimizationHintsFetching,OptimizationGuideModelDownloading,OptimizationTargetPrediction,"
+    "AutofillServerCommunication,Translate,MediaRouter,DialMediaRouteProvider,"
+    "SearchEnginePreconnector,SearchEnginePreconnect2,CertificateTransparencyComponentUpdater,"
+    "InterestFeedContentSuggestions,PrivacySandboxSettings4,PreconnectToSearch",
+    "--disable-client-side-phishing-detection",
+    "--disable-domain-reliability",
+    "--disable-component-extensions-with-background-pages",
+    "--disable-breakpad",
+    "--metrics-recording-only",
+    "--no-default-browser-check",
+    "--no-pings",
+    "--password-store=basic",
+    "--disable-search-engine-choice-screen",
+    # What no switch turns off (sign-in's account listing, the component updater) is sent
+    # to names that never resolve, and never reaches the egress guard (see NOWHERE).
+    "--gaia-url=https://gaia.invalid/",
+    "--google-apis-url=https://apis.invalid/",
+    "--lso-url=https://lso.invalid/",
+    "--component-updater=url-source=https://update.invalid/service/update2/json",
+    "--host-resolver-rules=MAP *.invalid ~NOTFOUND",
 )
+# Resolved (to nothing) by the browser itself rather than sent to the proxy.
+NOWHERE = "*.invalid"
+# Profile preferences to the same end: no sign-in (Google accounts), no predictions.
+PREFS = {
+    "signin.allowed": False,
+    "net.network_prediction_options": 2,
+    "search.suggest_enabled": False,
+    "safebrowsing.enabled": False,
+    "translate.enabled": False,
+    "autofill.profile_enabled": False,
+    "autofill.credit_card_enabled": False,
+    "credentials_enable_service": False,
+    # The default search engine (Debian's: DuckDuckGo) is warmed up at start; one that lives
+    # nowhere (NOWHERE) is not reached.
+    "default_search_provider_data.template_url_data": {
+        "keyword": "nowhere",
+        "short_name": "nowhere",
+        "url": "https://search.invalid/?q={searchTerms}",
+    },
+}
 
 
 class Requests:
@@ -65,11 +112,11 @@ class Requests:
     guard only sees as a tunnel): which are pending, when the last one started or ended,
     how often the main document was redirected, and which origins ran documents."""
 
-    def __init__(self, main_frame: str, since: float = 0.0) -> None:
+    def __init__(self, main_frame: str) -> None:
         self.main_frame = main_frame
-        # Requests sent before this (epoch seconds) are the previous page's, whose ends
-        # are not always reported once it is gone.
-        self.since = since
+        # The main document's loader: main-frame requests of another loader are the previous
+        # page's (it runs until the new one commits), whose ends are not reported.
+        self.loader = ""
         self.pending: dict[str, str] = {}
         self.last = 0.0  # when a request last started or ended (chromedriver's clock)
         self.redirects = 0
@@ -81,8 +128,11 @@ class Requests:
             message = json.loads(entry["message"])["message"]
             method, params = message.get("method", ""), message.get("params", {})
             if method == "Network.requestWillBeSent":
-                if params.get("wallTime", self.since) < self.since:
-                    continue
+                if params.get("frameId") == self.main_frame:
+                    if params.get("type") == "Document":
+                        self.loader = params.get("loaderId", "")
+                    if params.get("loaderId") != self.loader:
+                        continue
                 url = params["request"]["url"]
                 self.pending[params["requestId"]] = url
                 if params.get("type") == "Document":
@@ -111,24 +161,27 @@ class ChromiumEngine:
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
         insecure_certs: bool = False,
         clean: bool = True,
+        hide_consent: bool = True,
     ) -> None:
         options = webdriver.ChromeOptions()
         options.binary_location = binary
         options.accept_insecure_certs = insecure_certs
         for arg in ARGS:
             options.add_argument(arg)
+        options.add_experimental_option("prefs", PREFS)
         # DevTools network events tell how many redirects the main document took, also
         # inside HTTPS, where the egress guard cannot see them.
         options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
         if proxy_port:
             options.add_argument(f"--proxy-server=http://127.0.0.1:{proxy_port}")
             # Chromium bypasses proxies for loopback unless this removes the implicit rule.
-            options.add_argument("--proxy-bypass-list=<-loopback>")
+            options.add_argument(f"--proxy-bypass-list=<-loopback>;{NOWHERE}")
         self._viewport: tuple[int, int, int] | None = None
         self._render_timeout = render_timeout
         self._ready_timeout = ready_timeout
         self._clean = clean
         self._at = ""  # where the last render left the browser
+        self._consent = load_autoconsent() if hide_consent else ""
         self._requests = Requests("")
         # Profile and temporary files go into a directory of this engine's, removed in
         # close(): Chromium leaves some in TMPDIR after every browser otherwise.
@@ -171,7 +224,7 @@ class ChromiumEngine:
             if self._clean:
                 self._forget(url)
             self._log()  # drop the events of earlier pages
-            started, since = time.monotonic(), time.time()
+            started = time.monotonic()
             try:
                 driver.get(url)
             except TimeoutException as exc:
@@ -182,12 +235,12 @@ class ChromiumEngine:
                 raise
             check_status(driver.execute_script(STATUS_SCRIPT), url)
             tree = driver.execute_cdp_cmd("Page.getFrameTree", {})
-            self._requests = Requests(tree["frameTree"]["frame"]["id"], since)
+            self._requests = Requests(tree["frameTree"]["frame"]["id"])
             self._requests.read(self._log())
             if (hops := self._requests.redirects) > MAX_REDIRECTS:
                 raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
             budget = min(self._ready_timeout, self._render_timeout - (time.monotonic() - started))
-            readiness = await_ready(self._pending_after, self._settle, budget)
+            readiness = await_ready(self._pending_after, self._hide_consent, self._settle, budget)
             png = driver.get_screenshot_as_png()
             title, self._at = driver.execute_script(PAGE_SCRIPT)
             return Shot(png, str(title or ""), readiness)
@@ -210,6 +263,16 @@ class ChromiumEngine:
             if time.monotonic() >= deadline:
                 return list(requests.pending.values())
             time.sleep(POLL_SECONDS)
+
+    def _hide_consent(self) -> str:
+        if not self._consent:
+            return ""
+        try:
+            if self._driver.execute_script(MENTIONS_CONSENT_SCRIPT):
+                self._driver.execute_script(self._consent)
+        except (JavascriptException, TimeoutException) as exc:
+            return f"error: consent banner: {_first_line(exc)}"
+        return ""
 
     def _settle(self, seconds: float) -> str:
         try:

@@ -31,6 +31,7 @@ from worker.engines import (
     same_document,
     user_agent,
 )
+from worker.engines.consent import MENTIONS_CONSENT_SCRIPT, load_autoconsent
 
 FIREFOX_BINARY = "/usr/bin/firefox-esr"
 PREFS = {
@@ -52,6 +53,38 @@ PREFS = {
     "network.http.redirection-limit": MAX_REDIRECTS,
     "browser.safebrowsing.malware.enabled": False,
     "browser.safebrowsing.phishing.enabled": False,
+    # The browser asks nothing of its own: no remote settings, updates, telemetry, region or
+    # search lookups, plugin downloads, push, OCSP or CRL fetches. Each would knock on the
+    # egress guard on a timer, and none changes a page's image.
+    "services.settings.server": "data:,#remote-settings-disabled/v1",
+    "app.update.disabledForTesting": True,
+    "app.update.auto": False,
+    "app.normandy.enabled": False,
+    "app.normandy.api_url": "",
+    "browser.region.network.url": "",
+    "browser.region.update.enabled": False,
+    "browser.search.update": False,
+    "browser.newtabpage.enabled": False,
+    "browser.ping-centre.telemetry": False,
+    "browser.safebrowsing.downloads.enabled": False,
+    "browser.safebrowsing.downloads.remote.enabled": False,
+    "browser.safebrowsing.provider.mozilla.updateURL": "",
+    "toolkit.telemetry.enabled": False,
+    "toolkit.telemetry.server": "",
+    "datareporting.healthreport.uploadEnabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "extensions.update.enabled": False,
+    "extensions.getAddons.cache.enabled": False,
+    "extensions.systemAddon.update.enabled": False,
+    "extensions.blocklist.enabled": False,
+    "media.gmp-manager.updateEnabled": False,
+    "media.gmp-manager.url": "",
+    "geo.provider.network.url": "",
+    "dom.push.enabled": False,
+    "dom.push.connection.enabled": False,
+    "security.OCSP.enabled": 0,
+    "security.remote_settings.crlite_filters.enabled": False,
+    "security.remote_settings.intermediates.enabled": False,
     # No /favicon.ico request after each load: a preview has no tab to show it in, and the
     # request would hold off the network's quiet (readiness) and cost the site a hit.
     "browser.chrome.site_icons": False,
@@ -144,15 +177,20 @@ class FirefoxEngine:
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
         insecure_certs: bool = False,
         clean: bool = True,
+        hide_consent: bool = True,
     ) -> None:
         os.environ.setdefault("MOZ_HEADLESS_WIDTH", _SCREEN)
         os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
+        # A release build ignores services.settings.server (PREFS) without this: it would
+        # fetch remote settings from Mozilla at start and on a timer.
+        os.environ.setdefault("MOZ_REMOTE_SETTINGS_DEVTOOLS", "1")
         self._viewport: tuple[int, int, int] | None = None
         self._scale = 1
         self._render_timeout = render_timeout
         self._ready_timeout = ready_timeout
         self._clean = clean
         self._at = ""  # where the last render left the browser
+        self._consent = load_autoconsent() if hide_consent else ""
         # The browser's log and profile go into a directory of this engine's: marionette_driver
         # deletes whatever file it is given before writing it, so given os.devnull it replaced
         # /dev/null with a regular file (as root), or could not start Firefox at all (as any
@@ -238,7 +276,7 @@ class FirefoxEngine:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
             budget = min(self._ready_timeout, self._render_timeout - (time.monotonic() - started))
-            readiness = await_ready(self._pending_after, self._settle, budget)
+            readiness = await_ready(self._pending_after, self._hide_consent, self._settle, budget)
             png = bytes(self._m.screenshot(format="binary", full=False))
             title, self._at = self._m.execute_script(PAGE_SCRIPT)
             return Shot(png, str(title or ""), readiness)
@@ -255,6 +293,16 @@ class FirefoxEngine:
                 sandbox=None,
             )
         return None if pending is None else [str(url) for url in pending]
+
+    def _hide_consent(self) -> str:
+        if not self._consent:
+            return ""
+        try:
+            if self._m.execute_script(MENTIONS_CONSENT_SCRIPT, sandbox=None):
+                self._m.execute_script(self._consent, sandbox=None)
+        except (errors.JavascriptException, errors.ScriptTimeoutException) as exc:
+            return f"error: consent banner: {_first_line(exc)}"
+        return ""
 
     def _settle(self, seconds: float) -> str:
         try:
