@@ -267,3 +267,10 @@ def test_a_missing_autoconsent_stops_the_engine_saying_how_to_install_it(tmp_pat
     """Without its autoconsent a worker would render banners silently: it does not start."""
     with pytest.raises(BrowserError, match="scripts/install-autoconsent"):
         load_autoconsent(tmp_path / "missing.js")
+
+
+def test_the_png_has_no_alpha_channel(engine: Engine, pages: PageServer) -> None:
+    """A page is opaque: its PNG carries RGB only (Firefox's own screenshots carry RGBA,
+    10-20% larger)."""
+    png = engine.screenshot(pages.url("/page/opaque"), 1200, 630, 1).png
+    assert Image.open(io.BytesIO(png)).mode == "RGB"

@@ -173,8 +173,11 @@ class Shot:
     readiness: str = "ready"
 
 
-# The page's title and where the browser now is (after redirects and fragment jumps).
-PAGE_SCRIPT = "return [(document.title || '').trim().slice(0, 200), location.href];"
+# The page's title, where the browser now is (after redirects and fragment jumps), and where
+# the viewport is in the page.
+PAGE_SCRIPT = """
+return [(document.title || '').trim().slice(0, 200), location.href, pageXOffset, pageYOffset];
+"""
 
 
 def same_document(current: str, url: str) -> bool:

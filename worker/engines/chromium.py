@@ -242,7 +242,7 @@ class ChromiumEngine:
             budget = min(self._ready_timeout, self._render_timeout - (time.monotonic() - started))
             readiness = await_ready(self._pending_after, self._hide_consent, self._settle, budget)
             png = driver.get_screenshot_as_png()
-            title, self._at = driver.execute_script(PAGE_SCRIPT)
+            title, self._at, _left, _top = driver.execute_script(PAGE_SCRIPT)
             return Shot(png, str(title or ""), readiness)
         except RenderFailed:
             raise
