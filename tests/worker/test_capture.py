@@ -48,6 +48,15 @@ def shot(engine: Engine, pages: PageServer, name: str) -> Image.Image:
     return render(engine, pages, name)[0]
 
 
+# A first screen all green, for pages whose wait is what the test is about.
+GREEN_SCREEN = '<div style="height: 630px; background: #00a000">{}</div>'
+
+
+def assert_centre(image: Image.Image, colour: tuple[int, int, int]) -> None:
+    """The middle of the image is ``colour``."""
+    assert close_to(image.getpixel((600, 315)), colour), image.getpixel((600, 315))
+
+
 def green_png() -> bytes:
     """A 1200x630 green PNG."""
     out = io.BytesIO()
@@ -127,7 +136,7 @@ def test_what_a_script_fetches_after_load_is_waited_for(
     server.files["rows.json"] = b'{"colour": "#00a000"}'
     server.files["board.html"] = FETCHED
     image, taken = render(engine, server, "board.html")
-    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert_centre(image, GREEN)
     assert taken.readiness == "ready"
 
 
@@ -151,12 +160,11 @@ def test_a_page_that_never_goes_quiet_is_rendered_at_the_end_of_the_budget(
     """Endless polling and a request that never ends cost the budget, not the render."""
     pages.files["poll.json"] = b"{}"
     pages.files["busy.html"] = page(
-        '<div style="height: 630px; background: #00a000"></div>'
-        "<script>setInterval(() => fetch('/files/poll.json'), 40);"
+        GREEN_SCREEN.format("") + "<script>setInterval(() => fetch('/files/poll.json'), 40);"
         "fetch('/files/hang.json?delay=30').catch(() => null);</script>"
     )
     image, taken = render(engine, pages, "busy.html")
-    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert_centre(image, GREEN)
     assert taken.readiness.startswith("timeout: the network never went quiet"), taken.readiness
     assert "/files/hang.json?delay=30" in taken.readiness
 
@@ -166,11 +174,10 @@ def test_a_page_that_never_says_it_is_ready_is_rendered_and_says_so(
 ) -> None:
     """window.ogshotReady left false: rendered at the end of the budget, and recorded."""
     pages.files["never.html"] = page(
-        '<div style="height: 630px; background: #00a000"></div>'
-        "<script>window.ogshotReady = false;</script>"
+        GREEN_SCREEN.format("") + "<script>window.ogshotReady = false;</script>"
     )
     image, taken = render(engine, pages, "never.html")
-    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert_centre(image, GREEN)
     assert taken.readiness == "timeout: window.ogshotReady still awaited"
 
 
@@ -179,16 +186,16 @@ def test_a_page_that_breaks_the_wait_is_still_rendered(engine: Engine, pages: Pa
     it is rendered, its readiness says so, and the same browser renders the next page."""
     pages.files["green.png"] = green_png()
     pages.files["broken.html"] = page(
-        '<div style="height: 630px; background: #00a000"><img src="/files/green.png"></div>'
-        "<script>Element.prototype.getBoundingClientRect = null;"
+        GREEN_SCREEN.format('<img src="/files/green.png">')
+        + "<script>Element.prototype.getBoundingClientRect = null;"
         " throw new Error('the page itself fails');</script>"
     )
     image, taken = render(engine, pages, "broken.html")
-    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert_centre(image, GREEN)
     assert taken.readiness.startswith("error: "), taken.readiness
     pages.files["after.html"] = page('<div style="height: 630px; background: #112233"></div>')
     image, taken = render(engine, pages, "after.html")
-    assert close_to(image.getpixel((600, 315)), DARK)
+    assert_centre(image, DARK)
     assert taken.readiness == "ready"
 
 
