@@ -112,18 +112,23 @@ def await_ready(
     pending_after: Callable[[float], list[str] | None],
     hide_consent: Callable[[], str],
     settle: Callable[[float], str],
-    budget: float,
+    ready_timeout: float,
+    left: float,
 ) -> str:
-    """Wait for a loaded page within ``budget`` seconds; say how it ended.
+    """Wait for a loaded page within ``ready_timeout`` seconds and the ``left`` seconds of
+    the render's own limit; say how it ended.
 
     ``pending_after(seconds)`` waits for the network to be quiet: None when it is, else the
     requests pending when the time ran out. ``hide_consent()`` then injects autoconsent
     where the page has a consent banner by now ("" or "error: ..."), and ``settle(seconds)``
     runs SETTLE_SCRIPT. Returns "ready", "timeout: <what was still awaited>", "error: <the
-    page's script error>", or "off" when readiness is switched off (budget 0).
+    page's script error>", or "off" when readiness is switched off (``ready_timeout`` 0).
     """
-    if budget <= 0:
+    if ready_timeout <= 0:
         return "off"
+    budget = min(ready_timeout, left)
+    if budget <= 0:
+        return "timeout: the page took all of OGSHOT_RENDER_TIMEOUT to load"
     deadline = time.monotonic() + budget
     pending = pending_after(budget)
     failed = hide_consent()
