@@ -239,9 +239,13 @@ class ChromiumEngine:
             self._requests.read(self._log())
             if (hops := self._requests.redirects) > MAX_REDIRECTS:
                 raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
-            left = self._render_timeout - (time.monotonic() - started)
+            time_left = self._render_timeout - (time.monotonic() - started)
             readiness = await_ready(
-                self._pending_after, self._hide_consent, self._settle, self._ready_timeout, left
+                self._pending_after,
+                self._hide_consent,
+                self._settle,
+                self._ready_timeout,
+                time_left,
             )
             png = driver.get_screenshot_as_png()
             title, self._at, _left, _top = driver.execute_script(PAGE_SCRIPT)

@@ -292,9 +292,13 @@ class FirefoxEngine:
             except _PAGE_ERRORS as exc:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
-            left = self._render_timeout - (time.monotonic() - started)
+            time_left = self._render_timeout - (time.monotonic() - started)
             readiness = await_ready(
-                self._pending_after, self._hide_consent, self._settle, self._ready_timeout, left
+                self._pending_after,
+                self._hide_consent,
+                self._settle,
+                self._ready_timeout,
+                time_left,
             )
             title, self._at, left, top = self._m.execute_script(PAGE_SCRIPT)
             png = self._capture(left, top, width, height)
