@@ -233,10 +233,11 @@ class ChromiumEngine:
                 if "net::ERR_" in str(exc.msg):
                     raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
                 raise
-            check_status(driver.execute_script(STATUS_SCRIPT), url)
+            # Read first: a page that fails below still has its origins cleared before the next.
             tree = driver.execute_cdp_cmd("Page.getFrameTree", {})
             self._requests = Requests(tree["frameTree"]["frame"]["id"])
             self._requests.read(self._log())
+            check_status(driver.execute_script(STATUS_SCRIPT), url)
             if (hops := self._requests.redirects) > MAX_REDIRECTS:
                 raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
             time_left = self._render_timeout - (time.monotonic() - started)
