@@ -224,18 +224,26 @@ def test_a_fragment_is_jumped_to_even_right_after_the_same_page(
 
 
 def test_nothing_of_one_render_reaches_the_next(engine: Engine, pages: PageServer) -> None:
-    """Cookies, local storage and the Cache API a page wrote are gone at the next render."""
+    """Cookies, local storage, the Cache API and service workers a page left behind are
+    gone at the next render."""
+    pages.files["sw.js"] = b"self.addEventListener('fetch', () => {});"
     pages.files["state.html"] = page(
         "<script>(async () => {"
         " const cached = await caches.has('ogshot-test');"
+        " const workers = (await navigator.serviceWorker.getRegistrations()).length;"
         " document.title = [document.cookie || 'no cookie',"
-        "   localStorage.getItem('seen') || 'no storage', cached ? 'cache' : 'no cache'].join('|');"
+        "   localStorage.getItem('seen') || 'no storage', cached ? 'cache' : 'no cache',"
+        "   workers ? 'worker' : 'no worker'].join('|');"
         " document.cookie = 'seen=1; max-age=3600'; localStorage.setItem('seen', '1');"
         " await caches.open('ogshot-test');"
+        " await navigator.serviceWorker.register('/files/sw.js');"
+        " await navigator.serviceWorker.ready;"
         " window.ogshotReady = true; })(); window.ogshotReady = false;</script>"
     )
-    assert render(engine, pages, "state.html")[1].title == "no cookie|no storage|no cache"
-    assert render(engine, pages, "state.html")[1].title == "no cookie|no storage|no cache"
+    first = render(engine, pages, "state.html")[1]
+    assert first.title == "no cookie|no storage|no cache|no worker"
+    assert first.readiness == "ready"  # the service worker was registered
+    assert render(engine, pages, "state.html")[1].title == first.title
 
 
 PAGES = Path(__file__).parent.parent / "pages"
