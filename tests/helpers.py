@@ -137,7 +137,8 @@ class PageServer:
     ``/page/<name>?bg=rrggbb&delay=s``: a page of colour ``bg`` with a blue square at the
     top left and a green one at the bottom right (each 100x100 CSS px), after ``delay`` s.
     ``/live/<name>``: the same page in the colour ``colours[name]`` has now (a page whose
-    content changes). ``/files/<name>?delay=s``: ``files[name]``, typed by its extension.
+    content changes). ``/files/<name>?delay=s``: ``files[name]``, typed by its extension
+    (``&cache=1``: cacheable for an hour, where everything else is ``no-store``).
     ``/status/<code>``: an error page with that status. Else: 404.
     """
 
@@ -205,8 +206,10 @@ class PageServer:
                     name = path.split("/", 2)[2]
                     data = server.files.get(name)
                     kind = CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "text/html; charset=utf-8")
-                    self._answer(200 if data else 404, data or b"not found",
-                                 {"Content-Type": kind} if data else None)  # fmt: skip
+                    headers = {"Content-Type": kind} if data else {}
+                    if "cache" in query:  # a file the browser may keep for an hour
+                        headers["Cache-Control"] = "max-age=3600"
+                    self._answer(200 if data else 404, data or b"not found", headers)
                 elif path.startswith("/status/"):
                     self._answer(int(path.rsplit("/", 1)[1]), b"<h1>error</h1>")
                 else:
@@ -229,7 +232,8 @@ class PageServer:
                 for name, value in extra.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
+                if "Cache-Control" not in extra:
+                    self.send_header("Cache-Control", "no-store")
                 self.end_headers()
                 self.wfile.write(body)
 

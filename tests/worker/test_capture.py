@@ -246,6 +246,21 @@ def test_nothing_of_one_render_reaches_the_next(engine: Engine, pages: PageServe
     assert render(engine, pages, "state.html")[1].title == first.title
 
 
+def test_the_http_cache_of_one_render_is_not_used_by_the_next(
+    engine: Engine, pages: PageServer
+) -> None:
+    """An image the server lets browsers keep for an hour is fetched again at the next render."""
+    pages.files["kept.png"] = green_png()
+    # Two pages: Chromium revalidates what a page loads when the same URL is loaded again.
+    pages.files["kept.html"] = pages.files["again.html"] = page(
+        '<img src="/files/kept.png?cache=1">'
+    )
+    before = pages.count("/files/kept.png")
+    for name in ("kept.html", "again.html"):
+        render(engine, pages, name)
+    assert pages.count("/files/kept.png") == before + 2
+
+
 PAGES = Path(__file__).parent.parent / "pages"
 BANNER = (248, 248, 248)  # OneTrust's banner background in the copied page
 
