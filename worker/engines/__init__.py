@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urldefrag
 
 
@@ -191,6 +191,20 @@ def same_document(current: str, url: str) -> bool:
     return bool(current) and urldefrag(current)[0] == urldefrag(url)[0]
 
 
+@dataclass(frozen=True)
+class EngineOptions:
+    """How an engine renders: the worker's settings, or a test's or the bench's."""
+
+    render_timeout: float  # seconds for load and wait together (OGSHOT_RENDER_TIMEOUT)
+    ready_timeout: float = DEFAULT_READY_TIMEOUT  # the wait after load; 0: none
+    hide_consent: bool = True  # consent banners refused or hidden (worker/engines/consent.py)
+    # False keeps each page's data for the next: only for the bench's floor (a bare
+    # navigate and screenshot).
+    clean: bool = True
+    # True accepts any TLS certificate: only for the tests' own HTTPS server.
+    insecure_certs: bool = False
+
+
 class Engine(Protocol):
     """A running browser that turns a URL into a viewport screenshot."""
 
@@ -224,27 +238,23 @@ def make_engine(
 ) -> Engine:
     """Start the named engine (``firefox`` or ``chromium``), behind the egress guard if given.
 
-    ``binary`` replaces the engine's usual executable (Debian's); ``ready_timeout`` bounds
-    the wait for the page after ``load`` (0: no wait); ``insecure_certs`` accepts any TLS
-    certificate (for the tests' own HTTPS server, never for the service); ``clean=False``
-    keeps each page open and what it stored after its render (only for the bench's floor:
-    a bare navigate and screenshot); ``hide_consent`` keeps consent banners out of the image
-    (worker/engines/consent.py).
+    ``binary`` replaces the engine's usual executable (Debian's); the keywords are those of
+    EngineOptions.
     """
-    extra: dict[str, Any] = {
-        "ready_timeout": ready_timeout,
-        "insecure_certs": insecure_certs,
-        "clean": clean,
-        "hide_consent": hide_consent,
-    }
-    if binary:
-        extra["binary"] = str(binary)
+    options = EngineOptions(
+        render_timeout=render_timeout,
+        ready_timeout=ready_timeout,
+        hide_consent=hide_consent,
+        clean=clean,
+        insecure_certs=insecure_certs,
+    )
+    extra = {"binary": str(binary)} if binary else {}
     if name == "firefox":
         from worker.engines.firefox import FirefoxEngine
 
-        return FirefoxEngine(render_timeout, proxy_port, **extra)
+        return FirefoxEngine(options, proxy_port, **extra)
     if name == "chromium":
         from worker.engines.chromium import ChromiumEngine
 
-        return ChromiumEngine(render_timeout, proxy_port, **extra)
+        return ChromiumEngine(options, proxy_port, **extra)
     raise ValueError(f"unknown engine {name!r}")

@@ -19,7 +19,6 @@ from urllib3.exceptions import HTTPError
 
 from worker.engines import (
     AGENT_SCRIPT,
-    DEFAULT_READY_TIMEOUT,
     MAX_REDIRECTS,
     PAGE_SCRIPT,
     POLL_SECONDS,
@@ -27,6 +26,7 @@ from worker.engines import (
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
     BrowserError,
+    EngineOptions,
     RenderFailed,
     RenderTimeout,
     Shot,
@@ -153,35 +153,25 @@ class ChromiumEngine:
     name = "chromium"
 
     def __init__(
-        self,
-        render_timeout: float,
-        proxy_port: int | None = None,
-        binary: str = CHROMIUM_BINARY,
-        *,
-        ready_timeout: float = DEFAULT_READY_TIMEOUT,
-        insecure_certs: bool = False,
-        clean: bool = True,
-        hide_consent: bool = True,
+        self, options: EngineOptions, proxy_port: int | None = None, binary: str = CHROMIUM_BINARY
     ) -> None:
-        options = webdriver.ChromeOptions()
-        options.binary_location = binary
-        options.accept_insecure_certs = insecure_certs
+        chrome = webdriver.ChromeOptions()
+        chrome.binary_location = binary
+        chrome.accept_insecure_certs = options.insecure_certs
         for arg in ARGS:
-            options.add_argument(arg)
-        options.add_experimental_option("prefs", PREFS)
+            chrome.add_argument(arg)
+        chrome.add_experimental_option("prefs", PREFS)
         # DevTools network events tell how many redirects the main document took, also
         # inside HTTPS, where the egress guard cannot see them.
-        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+        chrome.set_capability("goog:loggingPrefs", {"performance": "ALL"})
         if proxy_port:
-            options.add_argument(f"--proxy-server=http://127.0.0.1:{proxy_port}")
+            chrome.add_argument(f"--proxy-server=http://127.0.0.1:{proxy_port}")
             # Chromium bypasses proxies for loopback unless this removes the implicit rule.
-            options.add_argument(f"--proxy-bypass-list=<-loopback>;{NOWHERE}")
+            chrome.add_argument(f"--proxy-bypass-list=<-loopback>;{NOWHERE}")
         self._viewport: tuple[int, int, int] | None = None
-        self._render_timeout = render_timeout
-        self._ready_timeout = ready_timeout
-        self._clean = clean
+        self._options = options
         self._at = ""  # where the last render left the browser
-        self._consent = load_autoconsent() if hide_consent else ""
+        self._consent = load_autoconsent() if options.hide_consent else ""
         self._requests = Requests("")
         # Profile and temporary files go into a directory of this engine's, removed in
         # close(): Chromium leaves some in TMPDIR after every browser otherwise.
@@ -195,12 +185,12 @@ class ChromiumEngine:
                 f"chromium did not start: TMPDIR {tempfile.gettempdir()} is too long for its "
                 f"socket path (at most {MAX_TMPDIR_LENGTH - 24} characters)"
             )
-        options.add_argument(f"--user-data-dir={self._dir / 'profile'}")
+        chrome.add_argument(f"--user-data-dir={self._dir / 'profile'}")
         service = Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": str(self._dir)})
         try:
-            self._driver = webdriver.Chrome(service=service, options=options)
-            self._driver.set_page_load_timeout(render_timeout)
-            self._driver.set_script_timeout(ready_timeout + 5)
+            self._driver = webdriver.Chrome(service=service, options=chrome)
+            self._driver.set_page_load_timeout(options.render_timeout)
+            self._driver.set_script_timeout(options.ready_timeout + 5)
             # Headless Chromium says "HeadlessChrome", which bot walls block on sight.
             default_agent = str(self._driver.execute_script(AGENT_SCRIPT))
             self._driver.execute_cdp_cmd(
@@ -212,7 +202,7 @@ class ChromiumEngine:
 
     def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
         """Load ``url`` at the given viewport and return a PNG of the viewport."""
-        driver = self._driver
+        driver, options = self._driver, self._options
         try:
             if self._viewport != (width, height, scale):
                 # Window size is not viewport size; the device-metrics override is exact.
@@ -221,7 +211,7 @@ class ChromiumEngine:
                     {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
                 )
                 self._viewport = (width, height, scale)
-            if self._clean:
+            if options.clean:
                 self._forget(url)
             self._log()  # drop the events of earlier pages
             started = time.monotonic()
@@ -240,12 +230,12 @@ class ChromiumEngine:
             check_status(driver.execute_script(STATUS_SCRIPT), url)
             if (hops := self._requests.redirects) > MAX_REDIRECTS:
                 raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
-            time_left = self._render_timeout - (time.monotonic() - started)
+            time_left = options.render_timeout - (time.monotonic() - started)
             readiness = await_ready(
                 self._pending_after,
                 self._hide_consent,
                 self._settle,
-                self._ready_timeout,
+                options.ready_timeout,
                 time_left,
             )
             png = driver.get_screenshot_as_png()

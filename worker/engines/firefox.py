@@ -15,7 +15,6 @@ from marionette_driver.marionette import Marionette
 
 from worker.engines import (
     AGENT_SCRIPT,
-    DEFAULT_READY_TIMEOUT,
     MAX_REDIRECTS,
     PAGE_SCRIPT,
     POLL_SECONDS,
@@ -24,6 +23,7 @@ from worker.engines import (
     STATUS_SCRIPT,
     VIEWPORT_SCRIPT,
     BrowserError,
+    EngineOptions,
     RenderFailed,
     RenderTimeout,
     Shot,
@@ -186,15 +186,7 @@ class FirefoxEngine:
     name = "firefox"
 
     def __init__(
-        self,
-        render_timeout: float,
-        proxy_port: int | None = None,
-        binary: str = FIREFOX_BINARY,
-        *,
-        ready_timeout: float = DEFAULT_READY_TIMEOUT,
-        insecure_certs: bool = False,
-        clean: bool = True,
-        hide_consent: bool = True,
+        self, options: EngineOptions, proxy_port: int | None = None, binary: str = FIREFOX_BINARY
     ) -> None:
         os.environ.setdefault("MOZ_HEADLESS_WIDTH", _SCREEN)
         os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
@@ -203,11 +195,9 @@ class FirefoxEngine:
         os.environ.setdefault("MOZ_REMOTE_SETTINGS_DEVTOOLS", "1")
         self._viewport: tuple[int, int, int] | None = None
         self._scale = 1
-        self._render_timeout = render_timeout
-        self._ready_timeout = ready_timeout
-        self._clean = clean
+        self._options = options
         self._at = ""  # where the last render left the browser
-        self._consent = load_autoconsent() if hide_consent else ""
+        self._consent = load_autoconsent() if options.hide_consent else ""
         # The browser's log and profile go into a directory of this engine's: marionette_driver
         # deletes whatever file it is given before writing it, so given os.devnull it replaced
         # /dev/null with a regular file (as root), or could not start Firefox at all (as any
@@ -231,12 +221,12 @@ class FirefoxEngine:
                 # The profile too, so that close() removes it even where mozrunner's own
                 # clean-up does not (after a browser that died, say).
                 workspace=str(self._dir),
-                socket_timeout=render_timeout + 20,
+                socket_timeout=options.render_timeout + 20,
                 startup_timeout=60,
             )
-            self._m.start_session({"acceptInsecureCerts": insecure_certs})
-            self._m.timeout.page_load = render_timeout
-            self._m.timeout.script = ready_timeout + 5
+            self._m.start_session({"acceptInsecureCerts": options.insecure_certs})
+            self._m.timeout.page_load = options.render_timeout
+            self._m.timeout.script = options.ready_timeout + 5
             with self._m.using_context(self._m.CONTEXT_CHROME):
                 self._m.execute_script(_UNCLAMP_SCRIPT)
                 self._m.execute_script(_WATCH_NETWORK_SCRIPT, sandbox=None)
@@ -280,9 +270,10 @@ class FirefoxEngine:
 
     def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
         """Load ``url`` at the given viewport and return a PNG of the viewport."""
+        options = self._options
         try:
             self._size_viewport(width, height, scale)
-            if self._clean:
+            if options.clean:
                 self._forget(url)
             started = time.monotonic()
             try:
@@ -292,12 +283,12 @@ class FirefoxEngine:
             except _PAGE_ERRORS as exc:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
-            time_left = self._render_timeout - (time.monotonic() - started)
+            time_left = options.render_timeout - (time.monotonic() - started)
             readiness = await_ready(
                 self._pending_after,
                 self._hide_consent,
                 self._settle,
-                self._ready_timeout,
+                options.ready_timeout,
                 time_left,
             )
             title, self._at, left, top = self._m.execute_script(PAGE_SCRIPT)
