@@ -53,7 +53,7 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     )
     browser = WarmBrowser(engine, factory, 1)
     try:
-        data, meta = render(request, browser, policy, egress)
+        data, meta = render(request, browser, policy, egress, check_blank=config.quality_gate)
     except (RefusedURL, RenderFailed, BrowserError) as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, RefusedURL) else 1

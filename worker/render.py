@@ -10,7 +10,8 @@ from shared.storage import ImageMeta
 from shared.urlpolicy import Resolver, UrlPolicy, resolve_host
 from worker.browser import WarmBrowser
 from worker.egress import EgressGuard
-from worker.engines import RenderFailed
+from worker.engines import RenderFailed, RenderRejected
+from worker.quality import rejection
 
 
 def render(
@@ -19,11 +20,14 @@ def render(
     policy: UrlPolicy,
     egress: EgressGuard | None = None,
     resolve: Resolver = resolve_host,
+    *,
+    check_blank: bool = True,
 ) -> tuple[bytes, ImageMeta]:
     """Render ``request`` to encoded image bytes and their metadata.
 
     With ``egress`` (the guard the browser was started behind) the render fails when the
-    page broke one of its limits.
+    page broke one of its limits. A page that is no preview raises RenderRejected
+    (worker/quality.py; ``check_blank``: OGSHOT_QUALITY_GATE).
     """
     # Checked again here: the allow-list or DNS may have changed since the web queued it.
     policy.check(request.url, resolve)
@@ -32,6 +36,9 @@ def render(
     shot = browser.screenshot(request.url, request.width, request.height, request.scale)
     if session is not None and session.exceeded:
         raise RenderFailed(f"{request.url}: {session.exceeded}")
+    reason = rejection(shot, check_blank)
+    if reason:
+        raise RenderRejected(request.url, reason)
     data = encode_screenshot(shot.png, request.format, request.pixel_size)
     render_ms = round((time.perf_counter() - started) * 1000)
     meta = ImageMeta.describe(

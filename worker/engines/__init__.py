@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urldefrag
 
+from worker.engines.challenge import CHALLENGE_FUNCTION
+
 
 def _product_token() -> str:
     try:
@@ -159,6 +161,18 @@ class RenderFailed(Exception):  # noqa: N818 - reads as the outcome
     """The page could not be rendered (network error, HTTP error status): not retried."""
 
 
+class RenderRejected(RenderFailed):
+    """The page loaded but is no preview (an HTTP error, a blank page, a bot check).
+
+    ``reason`` is short and of few values ("HTTP 503", "blank page", "bot challenge
+    (cloudflare)"): the job's error, the metrics' label, the admin's note.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.reason = reason
+
+
 class RenderTimeout(RenderFailed):
     """The page did not finish loading within OGSHOT_RENDER_TIMEOUT."""
 
@@ -176,12 +190,16 @@ class Shot:
     # How readiness ended: "ready", "timeout: <what was pending>", "error: <the page's
     # script error>" or "off" (OGSHOT_READY_TIMEOUT=0).
     readiness: str = "ready"
+    # The bot check the page is ("cloudflare", "hcaptcha", ...; worker/engines/challenge.py),
+    # or "".
+    challenge: str = ""
 
 
-# The page's title, where the browser now is (after redirects and fragment jumps), and where
-# the viewport is in the page.
-PAGE_SCRIPT = """
-return [(document.title || '').trim().slice(0, 200), location.href, pageXOffset, pageYOffset];
+# The page's title, where the browser now is (after redirects and fragment jumps), where
+# the viewport is in the page, and the bot check the page is, if it is one.
+PAGE_SCRIPT = f"""
+return [(document.title || '').trim().slice(0, 200), location.href, pageXOffset, pageYOffset,
+        {CHALLENGE_FUNCTION}];
 """
 
 
@@ -222,7 +240,7 @@ def check_status(status: object, url: str) -> None:
     if status == -1:
         raise RenderFailed(f"{url} could not be loaded (network error)")
     if isinstance(status, int) and status >= 400:
-        raise RenderFailed(f"{url} answered HTTP {status}")
+        raise RenderRejected(url, f"HTTP {status}")
 
 
 def make_engine(

@@ -239,8 +239,8 @@ class ChromiumEngine:
                 time_left,
             )
             png = driver.get_screenshot_as_png()
-            title, self._at, _left, _top = driver.execute_script(PAGE_SCRIPT)
-            return Shot(png, str(title or ""), readiness)
+            title, self._at, _left, _top, challenge = driver.execute_script(PAGE_SCRIPT)
+            return Shot(png, str(title or ""), readiness, str(challenge or ""))
         except RenderFailed:
             raise
         except (WebDriverException, OSError, HTTPError) as exc:

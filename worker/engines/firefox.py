@@ -291,9 +291,9 @@ class FirefoxEngine:
                 options.ready_timeout,
                 time_left,
             )
-            title, self._at, left, top = self._m.execute_script(PAGE_SCRIPT)
+            title, self._at, left, top, challenge = self._m.execute_script(PAGE_SCRIPT)
             png = self._capture(left, top, width, height)
-            return Shot(png, str(title or ""), readiness)
+            return Shot(png, str(title or ""), readiness, str(challenge or ""))
         except RenderFailed:
             raise
         except (TimeoutError, OSError, errors.MarionetteException) as exc:
