@@ -42,6 +42,8 @@ class Config:
     render_timeout: float
     ready_timeout: float
     hide_consent: bool
+    quality_gate: bool
+    failure_ttl: int
     browser_max_renders: int
     worker_concurrency: int
     worker_nice: int
@@ -313,6 +315,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds after load a render waits for the page to be ready; 0: no wait."),
     Setting("OGSHOT_HIDE_CONSENT", "hide_consent", "true", _switch,
             "Refuse or hide cookie-consent banners before the shot (autoconsent)."),
+    Setting("OGSHOT_QUALITY_GATE", "quality_gate", "true", _switch,
+            "Refuse to store a render that is blank (one colour); bot checks are refused always."),
+    Setting("OGSHOT_FAILURE_TTL", "failure_ttl", "300", _number(int, 0, 86400),
+            "Seconds a failed render is remembered: its image gets the fallback, no new render."),
     Setting("OGSHOT_BROWSER_MAX_RENDERS", "browser_max_renders", "200", _number(int, 1, 100_000),
             "Renders after which a worker restarts its browser."),
     Setting("OGSHOT_WORKER_CONCURRENCY", "worker_concurrency", "2", _number(int, 1, 64),

@@ -8,6 +8,8 @@ metadata per image. ``rebuild`` makes it again from storage (``ogshot reindex``)
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 from collections.abc import Iterable
 
 import redis
@@ -23,10 +25,24 @@ BY_HOST = "ogshot:idx:host:"
 HOSTS = "ogshot:idx:hosts"
 # Members "<url>\n<key>": ZSCAN MATCH finds URL substrings server-side.
 SEARCH = "ogshot:idx:search"
+# Note on an indexed image that its last refresh failed (the image itself is kept).
+_NOTE_FAILURE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'failed', ARGV[1]) end
+return 0
+"""
 
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A refresh of an image that failed or was rejected, keeping the image as it was."""
+
+    reason: str
+    at: float  # Unix time
+    job: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +52,7 @@ class Entry:
     key: str
     host: str
     meta: ImageMeta
+    failed: Failure | None = None  # its last refresh, if that failed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +63,19 @@ class Page:
     total: int
 
 
+def _failure(note: str | None) -> Failure | None:
+    if not note:
+        return None
+    fields = json.loads(note)
+    return Failure(str(fields["reason"]), float(fields["at"]), str(fields["job"]))
+
+
 class ImageIndex:
     """The Redis index of cached images."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        self._note_failure = client.register_script(_NOTE_FAILURE)
 
     def add(self, key: str, meta: ImageMeta) -> None:
         """Index (or re-index) a stored image."""
@@ -58,6 +83,7 @@ class ImageIndex:
         with translated():
             pipe = self.client.pipeline()
             pipe.hset(IMAGE + key, mapping={"meta": meta.to_json(), "host": host})
+            pipe.hdel(IMAGE + key, "failed")
             pipe.zadd(BY["date"], {key: meta.rendered_at})
             pipe.zadd(BY["size"], {key: meta.size})
             pipe.zadd(BY["time"], {key: meta.render_ms})
@@ -65,6 +91,12 @@ class ImageIndex:
             pipe.sadd(HOSTS, host)
             pipe.zadd(SEARCH, {f"{meta.url}\n{key}": 0})
             pipe.execute()
+
+    def note_failure(self, key: str, reason: str, job: str) -> None:
+        """Note on ``key``'s entry, if it has one, that a refresh failed and why."""
+        note = json.dumps({"reason": reason[:500], "at": time.time(), "job": job})
+        with translated():
+            self._note_failure(keys=[IMAGE + key], args=[note])
 
     def remove(self, key: str) -> None:
         """Drop an image from the index."""
@@ -93,7 +125,7 @@ class ImageIndex:
                 pipe.hgetall(IMAGE + key)
             rows: list[dict[str, str]] = pipe.execute()
         return [
-            Entry(key, row["host"], ImageMeta.from_json(row["meta"]))
+            Entry(key, row["host"], ImageMeta.from_json(row["meta"]), _failure(row.get("failed")))
             for key, row in zip(keys, rows, strict=True)
             if row
         ]

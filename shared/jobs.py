@@ -26,8 +26,10 @@ class RenderResult(TypedDict):
     key: str
     # "rendered"; "fresh" (already cached); "busy" (another job holds the key);
     # "requeued" (a pre-warm waiting for a running render of its key went back to the queue);
+    # "failed" (the page could not be rendered or was no preview: ``error`` says why);
     # "abandoned" (delivered too often: its workers kept dying)
     status: str
+    error: str
     engine: str
     render_ms: int
     size: int

@@ -1,6 +1,8 @@
 """Job records and pre-warm debouncing in Redis.
 
 A job record ``ogshot:job:<id>`` (a hash, kept a day) tells the API what became of a job.
+A failed render of a cache key is remembered in ``ogshot:failed:<key>`` for
+OGSHOT_FAILURE_TTL seconds, so fetches of its image meanwhile queue no new render.
 Pre-warms of one cache key are gathered: ``ogshot:prewarm:<key>`` names the job that will
 render it and ``ogshot:due:<key>`` the moment it may start, pushed back by each new pre-warm,
 so a burst of updates costs one render taken after the last of them. Times are Redis's own
@@ -22,6 +24,7 @@ PENDING_PREFIX = "ogshot:prewarm:"
 DUE_PREFIX = "ogshot:due:"
 FAILURES = "ogshot:failures"
 DELIVERIES_PREFIX = "ogshot:deliveries:"
+FAILED_PREFIX = "ogshot:failed:"
 WORKER_PREFIX = "ogshot:worker:"
 JOB_TTL = 24 * 3600
 KEEP_FAILURES = 50
@@ -136,6 +139,23 @@ class JobStore:
             pipe.lpush(FAILURES, item)
             pipe.ltrim(FAILURES, 0, KEEP_FAILURES - 1)
             pipe.execute()
+
+    def remember_failure(self, key: str, reason: str, ttl: int) -> None:
+        """Remember for ``ttl`` seconds (0: not at all) that rendering ``key`` failed."""
+        if ttl > 0:
+            with translated():
+                self.client.set(FAILED_PREFIX + key, reason[:500], ex=ttl)
+
+    def recent_failure(self, key: str) -> str | None:
+        """Why the last render of ``key`` failed, if that is still remembered."""
+        with translated():
+            reason = self.client.get(FAILED_PREFIX + key)
+        return None if reason is None else str(reason)
+
+    def forget_failure(self, key: str) -> None:
+        """Forget a failed render of ``key`` (a render of it worked, or it was deleted)."""
+        with translated():
+            self.client.delete(FAILED_PREFIX + key)
 
     def failures(self, count: int = 20) -> list[dict[str, Any]]:
         """Return the most recent failures, newest first."""

@@ -26,6 +26,11 @@ RENDER_SECONDS = Histogram(
     "ogshot_render_seconds", "Time to render, encode and store a page.", ["engine", "outcome"],
     buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
 )  # fmt: skip
+REJECTIONS = Counter(
+    "ogshot_render_rejections",
+    "Renders not stored because the page was no preview (HTTP error, blank, bot check), by reason.",
+    ["reason"],
+)
 BROWSER_RESTARTS = Counter(
     "ogshot_browser_restarts", "Browsers replaced, by engine and reason.", ["engine", "reason"]
 )  # fmt: skip

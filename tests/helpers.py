@@ -138,7 +138,8 @@ class PageServer:
     top left and a green one at the bottom right (each 100x100 CSS px), after ``delay`` s.
     ``/live/<name>``: the same page in the colour ``colours[name]`` has now (a page whose
     content changes). ``/files/<name>?delay=s``: ``files[name]``, typed by its extension
-    (``&cache=1``: cacheable for an hour, where everything else is ``no-store``).
+    (``&cache=1``: cacheable for an hour, where everything else is ``no-store``), with the
+    status ``statuses[name]`` if set.
     ``/status/<code>``: an error page with that status. Else: 404.
     """
 
@@ -146,6 +147,7 @@ class PageServer:
         self.hits: Counter[str] = Counter()
         self.colours: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
+        self.statuses: dict[str, int] = {}
         self.agents: dict[str, str] = {}  # the last User-Agent each path was asked with
         self.inflight: Counter[str] = Counter()
         self.max_inflight: Counter[str] = Counter()
@@ -209,7 +211,8 @@ class PageServer:
                     headers = {"Content-Type": kind} if data else {}
                     if "cache" in query:  # a file the browser may keep for an hour
                         headers["Cache-Control"] = "max-age=3600"
-                    self._answer(200 if data else 404, data or b"not found", headers)
+                    status = server.statuses.get(name, 200) if data else 404
+                    self._answer(status, data or b"not found", headers)
                 elif path.startswith("/status/"):
                     self._answer(int(path.rsplit("/", 1)[1]), b"<h1>error</h1>")
                 else:

@@ -57,6 +57,8 @@ def _examples(tmp: Path, redis_url: str, s3_endpoint: str) -> dict[str, list[str
         "OGSHOT_RENDER_TIMEOUT": ["1", "2.5", "300"],
         "OGSHOT_READY_TIMEOUT": ["0", "60"],
         "OGSHOT_HIDE_CONSENT": ["true", "off"],
+        "OGSHOT_QUALITY_GATE": ["false", "on"],
+        "OGSHOT_FAILURE_TTL": ["0", "86400"],
         "OGSHOT_BROWSER_MAX_RENDERS": ["1", "100000"],
         "OGSHOT_WORKER_CONCURRENCY": ["1", "64"],
         "OGSHOT_WORKER_NICE": ["0", "19"],
@@ -96,7 +98,8 @@ def _cases() -> Iterator[tuple[str, int]]:
         "OGSHOT_ALLOW_PRIVATE_NETWORKS": 3, "OGSHOT_BROWSER": 2, "OGSHOT_BROWSER_BINARY": 1,
         "OGSHOT_MISS_WAIT": 3, "OGSHOT_CACHE_TTL": 2, "OGSHOT_FALLBACK_IMAGE": 2,
         "OGSHOT_MAX_WAITING": 2, "OGSHOT_WEB_THREADS": 2, "OGSHOT_RENDER_TIMEOUT": 3,
-        "OGSHOT_READY_TIMEOUT": 2, "OGSHOT_HIDE_CONSENT": 2,
+        "OGSHOT_READY_TIMEOUT": 2, "OGSHOT_HIDE_CONSENT": 2, "OGSHOT_QUALITY_GATE": 2,
+        "OGSHOT_FAILURE_TTL": 2,
         "OGSHOT_BROWSER_MAX_RENDERS": 2, "OGSHOT_WORKER_CONCURRENCY": 2, "OGSHOT_WORKER_NICE": 2,
         "PORT": 2, "OGSHOT_API_TOKENS": 2, "OGSHOT_PREWARM_DEBOUNCE": 2,
         "OGSHOT_ADMIN_PASSWORD": 1, "OGSHOT_SECRET_KEY": 1, "OGSHOT_TRUSTED_PROXIES": 2,
@@ -187,6 +190,8 @@ def test_accepted_value_builds_web_and_worker(  # noqa: PLR0917 - parameters plu
         ("OGSHOT_REDIS_URL", "redis://127.0.0.1:6379/zero"),
         ("OGSHOT_READY_TIMEOUT", "-1"),
         ("OGSHOT_HIDE_CONSENT", "auto"),
+        ("OGSHOT_QUALITY_GATE", "sometimes"),
+        ("OGSHOT_FAILURE_TTL", "5m"),
     ],
 )
 def test_refused_value_is_one_line_naming_the_variable(name: str, value: str) -> None:

@@ -252,6 +252,7 @@ def _delete(key: str) -> None:
     svc.storage.delete(key)
     svc.storage.delete(thumbnail_key(key))
     svc.index.remove(key)
+    svc.jobs.forget_failure(key)  # the next fetch renders it afresh
 
 
 def _each(keys: list[str], action: Callable[[str], None], verb: str) -> None:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g, request
 from ogshot_client.signing import verify
 from werkzeug.http import http_date
 
-from shared.imaging import fallback_image
+from shared.imaging import ON_ITS_WAY, UNAVAILABLE, fallback_image
 from shared.jobs import MISS_QUEUE
 from shared.keys import CONTENT_TYPES, FORMATS, RenderRequest
 from shared.metrics import FALLBACKS, IMAGE_REQUESTS, MISS_WAITS
@@ -117,9 +117,11 @@ def _hit(
 ) -> Response:
     if meta.age() >= svc.config.cache_ttl:
         # Stale: serve it anyway (never a blank for a crawler) and refresh it once.
-        # Forced: a worker with a longer TTL than this web must still render it.
+        # Forced: a worker with a longer TTL than this web must still render it. Not while
+        # a refresh that failed is remembered (OGSHOT_FAILURE_TTL): the page is broken now.
         try:
-            g.job_id = svc.flight.start(key, _sender(svc, wanted, force=True))[0]
+            if svc.jobs.recent_failure(key) is None:
+                g.job_id = svc.flight.start(key, _sender(svc, wanted, force=True))[0]
         except (QueueUnavailable, RateLimited) as exc:
             log.warning("cannot queue refresh of key=%s: %s", key, exc)
         return _image(meta, data, "stale", STALE_MAX_AGE)
@@ -164,8 +166,17 @@ def _sender(svc: Services, wanted: RenderRequest, *, force: bool = False) -> Cal
     return send
 
 
-def _refusal(svc: Services) -> str | None:
+# Reasons for the fallback when there is no image to come (its second line says so).
+FAILED = "render failed"
+FAILED_RECENTLY = "render failed recently"
+
+
+def _refusal(svc: Services, key: str) -> str | None:
     """Why a miss must not queue anything now, if it must not."""
+    if svc.jobs.recent_failure(key) is not None:
+        # A render of it failed within OGSHOT_FAILURE_TTL: a crawler batch over broken pages
+        # costs one render per page, not one per fetch.
+        return FAILED_RECENTLY
     if not svc.limits.allow_client_miss(request.remote_addr or "unknown"):
         return "client miss limit reached"
     if svc.jobs.queue_lengths((MISS_QUEUE,))[MISS_QUEUE] >= svc.config.max_queue:
@@ -180,7 +191,7 @@ def _render_and_wait(svc: Services, wanted: RenderRequest, key: str) -> StoredIm
     """
     send = _sender(svc, wanted)
     try:
-        refusal = _refusal(svc)
+        refusal = _refusal(svc, key)
         if refusal:
             return refusal
         if not svc.waiters.acquire(blocking=False):
@@ -214,7 +225,7 @@ def _wait_for_render(svc: Services, key: str, send: Callable[[str], None]) -> St
     if outcome is None:
         return "render pending"
     if outcome != DONE_OK:
-        return "render failed"
+        return FAILED
     return svc.storage.get(key)
 
 
@@ -224,7 +235,11 @@ def _fallback(svc: Services, wanted: RenderRequest, why: str) -> Response:
         data, content_type = svc.fallback_file
     else:
         data, content_type = (
-            fallback_image(url_host(wanted.url), wanted.format),
+            fallback_image(
+                url_host(wanted.url),
+                wanted.format,
+                UNAVAILABLE if why in (FAILED, FAILED_RECENTLY) else ON_ITS_WAY,
+            ),
             CONTENT_TYPES[wanted.format],
         )
     return Response(

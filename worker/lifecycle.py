@@ -19,12 +19,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 from shared.imaging import ImagingError
 from shared.jobs import RenderResult
 from shared.keys import InvalidOptions, RenderRequest
-from shared.metrics import RENDER_SECONDS, RENDERS
+from shared.metrics import REJECTIONS, RENDER_SECONDS, RENDERS
 from shared.redisconn import QueueUnavailable
 from shared.singleflight import DONE_OK, SingleFlight
 from shared.storage import ImageMeta, StorageUnavailable
 from shared.urlpolicy import InvalidURL, RefusedURL
-from worker.engines import BrowserError, RenderFailed
+from worker.engines import BrowserError, RenderFailed, RenderRejected
 from worker.state import WorkerState
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,13 @@ LOCK_WAIT_LIMIT = 10.0
 MAX_DELIVERIES = 12
 # Worth another try later: the browser is replaced, a store or Redis may come back.
 TRANSIENT_ERRORS = (BrowserError, StorageUnavailable, QueueUnavailable)
-# The job itself is bad: retrying cannot help.
-PERMANENT_ERRORS = (
-    InvalidURL,
-    RefusedURL,
-    InvalidOptions,
-    RenderFailed,
-    ImagingError,
-    SoftTimeLimitExceeded,
-)
+# The page could not be rendered (HTTP error, DNS, timeout, a limit) or was no preview: an
+# expected outcome, not retried. The job ends failed and the task returns normally, with
+# one WARNING line (a traceback is for ogshot's own bugs).
+PAGE_FAILURES = (InvalidURL, RefusedURL, RenderFailed, SoftTimeLimitExceeded)
+# The job or the screenshot is malformed: ogshot's bug. Not retried; raised, so Celery logs
+# the traceback.
+PERMANENT_ERRORS = (InvalidOptions, ImagingError)
 
 
 class Announcement:
@@ -75,7 +73,7 @@ class Delivery:
         self.engine = engine
         self.announce = Announcement(current.flight, self.key)
         self.result = RenderResult(
-            key=self.key, status="busy", engine=engine, render_ms=0, size=0, readiness=""
+            key=self.key, status="busy", error="", engine=engine, render_ms=0, size=0, readiness=""
         )
 
     def take_key(self, requeue: Callable[[], object]) -> bool:
@@ -89,8 +87,7 @@ class Delivery:
         if deliveries > MAX_DELIVERIES:
             # A page that kills its worker every time would otherwise come back for ever.
             reason = f"delivered {deliveries} times without finishing: given up"
-            jobs.mark(job_id, "failed", error=reason)
-            jobs.record_failure(job_id, self.request.url, reason)
+            self._failed(reason)
             log.error("render abandoned key=%s task=%s: %s", key, job_id, reason)
             return self._skip("abandoned")
         if self.payload.get("prewarm"):
@@ -121,6 +118,7 @@ class Delivery:
     def running(self, last_try: bool) -> Iterator[None]:
         """Mark the job running; when the block ends, record how, release the key and tell.
 
+        A page failure (PAGE_FAILURES) ends the block normally with ``result`` "failed".
         ``last_try``: no retry follows a transient failure of this delivery.
         """
         jobs, job_id, url = self.current.jobs, self.job_id, self.request.url
@@ -138,19 +136,22 @@ class Delivery:
                 readiness=self.result["readiness"],
             )
             outcome, measured = DONE_OK, self.result["status"]
+        except PAGE_FAILURES as exc:
+            reason = exc.reason if isinstance(exc, RenderRejected) else str(exc)
+            if isinstance(exc, RenderRejected):
+                REJECTIONS.labels(reason).inc()
+            outcome = self._failed(reason)
+            log.warning("render failed key=%s task=%s url=%s: %s", self.key, job_id, url, reason)
         except PERMANENT_ERRORS as exc:
-            outcome = f"failed: {exc}"
-            jobs.mark(job_id, "failed", error=str(exc))
-            jobs.record_failure(job_id, url, str(exc))
-            log.warning("render failed key=%s task=%s url=%s: %s", self.key, job_id, url, exc)
+            outcome = self._failed(str(exc))
             raise
         except TRANSIENT_ERRORS as exc:
             log.warning("render try failed task=%s url=%s: %s", job_id, url, exc)
-            jobs.mark(job_id, "failed" if last_try else "queued", error=str(exc))
-            outcome, measured = "", "retry"  # a retry follows: waiting requests keep waiting
             if last_try:
-                jobs.record_failure(job_id, url, str(exc))
-                outcome, measured = f"failed: {exc}", "failed"
+                outcome = self._failed(str(exc))
+            else:
+                jobs.mark(job_id, "queued", error=str(exc))
+                outcome, measured = "", "retry"  # a retry follows: waiting requests keep waiting
             raise
         finally:
             elapsed = time.perf_counter() - started
@@ -162,6 +163,18 @@ class Delivery:
                 self.announce(outcome)
         log.info("render %s key=%s task=%s url=%s ms=%d", self.result["status"], self.key,
                  job_id, url, (time.perf_counter() - started) * 1000)  # fmt: skip
+
+    def _failed(self, reason: str) -> str:
+        """Record a failed job: its record, the recent failures, the failure memo (no render
+        of its key for OGSHOT_FAILURE_TTL), the note on a kept image; return the outcome
+        waiting requests hear."""
+        jobs, job_id, key = self.current.jobs, self.job_id, self.key
+        jobs.mark(job_id, "failed", error=reason)
+        jobs.record_failure(job_id, self.request.url, reason)
+        jobs.remember_failure(key, reason, self.current.failure_ttl)
+        self.current.index.note_failure(key, reason, job_id)
+        self.result["status"], self.result["error"] = "failed", reason
+        return f"failed: {reason}"
 
     def _skip(self, why: str) -> bool:
         self.result["status"] = why

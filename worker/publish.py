@@ -27,9 +27,12 @@ def render_and_store(
     Waiting requests hear of the image as soon as it is stored: the thumbnail (~20 ms) is
     for the admin pages and need not delay a crawler.
     """
-    data, meta = render(request, current.browser, current.policy, current.egress)
+    data, meta = render(
+        request, current.browser, current.policy, current.egress, check_blank=current.quality_gate
+    )
     current.storage.put(key, data, meta)
     announce()
+    current.jobs.forget_failure(key)
     small = thumbnail(data)
     current.storage.put(thumbnail_key(key), small, meta.for_thumbnail(small))
     current.index.add(key, meta)

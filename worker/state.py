@@ -35,6 +35,8 @@ class WorkerState:
     policy: UrlPolicy
     egress: EgressGuard
     browser: WarmBrowser
+    quality_gate: bool = True  # OGSHOT_QUALITY_GATE: blank renders are rejected
+    failure_ttl: int = 300  # OGSHOT_FAILURE_TTL: seconds a failed render is remembered
 
 
 # Failed browser starts in a row after which the worker stops (to be restarted by whatever
@@ -75,4 +77,6 @@ def build_state(config: Config, on_give_up: Callable[[str], None] | None = None)
         policy=policy,
         egress=egress,
         browser=browser,
+        quality_gate=config.quality_gate,
+        failure_ttl=config.failure_ttl,
     )

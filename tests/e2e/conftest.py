@@ -77,6 +77,7 @@ def _wait_for_worker(stack: Stack, timeout: float = 120) -> None:
 
 
 TOKEN = "test-token-0123456789abcdef"
+FAILURE_TTL = 4  # seconds a failed render is remembered in the stacks
 ADMIN_PASSWORD = "e2e admin password"
 
 
@@ -104,6 +105,7 @@ def stack(
         "OGSHOT_WORKER_CONCURRENCY": "1",
         "OGSHOT_API_TOKENS": TOKEN,
         "OGSHOT_PREWARM_DEBOUNCE": "1",
+        "OGSHOT_FAILURE_TTL": str(FAILURE_TTL),
         "OGSHOT_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "OGSHOT_MAX_PAGE_BYTES": "2000000",
         "OGSHOT_WORKER_METRICS_PORT": str(metrics_port),

@@ -246,6 +246,30 @@ def test_detail_shows_previews_and_snippet(
     assert client.get(f"/admin/file/{key}?full=1").data == storage.get(key).data
 
 
+def test_a_failed_refresh_is_shown_until_a_render_works(
+    redis_url: str, storage: MemoryStorage, index: ImageIndex
+) -> None:
+    """The list and the detail page say which image's last refresh failed, when and why;
+    the next good render clears it. An image that was never stored gets no entry."""
+    key = add_image(storage, index, "https://a.example.com/turned-bad")
+    other = add_image(storage, index, "https://a.example.com/fine")
+    index.note_failure(key, "bot challenge (cloudflare)", "job-1")
+    index.note_failure("v1/aa/never-stored.png", "HTTP 503", "job-2")
+    client = make_app(redis_url, storage).test_client()
+    log_in(client)
+    listing = client.get("/admin/").get_data(as_text=True)
+    assert listing.count('class="refresh-failed"') == 1
+    assert "bot challenge (cloudflare)" in listing
+    detail = client.get(f"/admin/image/{key}").get_data(as_text=True)
+    assert "bot challenge (cloudflare)" in detail
+    assert "job-1" in detail
+    assert "refresh-failed" not in client.get(f"/admin/image/{other}").get_data(as_text=True)
+    assert index.get("v1/aa/never-stored.png") is None
+    stored = storage.head(key)
+    index.add(key, stored)
+    assert index.get(key).failed is None  # type: ignore[union-attr]
+
+
 def test_reindex_rebuilds_from_storage(
     redis_url: str, storage: MemoryStorage, index: ImageIndex
 ) -> None:
