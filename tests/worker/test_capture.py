@@ -246,6 +246,20 @@ def test_nothing_of_one_render_reaches_the_next(engine: Engine, pages: PageServe
     assert render(engine, pages, "state.html")[1].title == first.title
 
 
+def test_a_popup_is_blocked_and_never_covers_the_next_page(
+    engine: Engine, pages: PageServer
+) -> None:
+    """window.open without a click opens nothing: the popup's page is never loaded, and the
+    next render shows its own page (Firefox drew the popup's tab instead, once opened)."""
+    pages.files["popup.html"] = page("", "body { background: #112233; }")
+    pages.files["opener.html"] = page(GREEN_SCREEN.format("")
+                                      + "<script>window.open('/files/popup.html')</script>")  # fmt: skip
+    pages.files["after-popup.html"] = page(GREEN_SCREEN.format(""))
+    assert_centre(shot(engine, pages, "opener.html"), GREEN)
+    assert_centre(shot(engine, pages, "after-popup.html"), GREEN)
+    assert pages.count("/files/popup.html") == 0
+
+
 def test_the_http_cache_of_one_render_is_not_used_by_the_next(
     engine: Engine, pages: PageServer
 ) -> None:

@@ -97,6 +97,7 @@ PREFS = {
     "autofill.profile_enabled": False,
     "autofill.credit_card_enabled": False,
     "credentials_enable_service": False,
+    "profile.default_content_setting_values.popups": 2,
     # The default search engine (Debian's: DuckDuckGo) is warmed up at start; one that lives
     # nowhere (NOWHERE) is not reached.
     "default_search_provider_data.template_url_data": {
@@ -161,6 +162,9 @@ class ChromiumEngine:
         for arg in ARGS:
             chrome.add_argument(arg)
         chrome.add_experimental_option("prefs", PREFS)
+        # ChromeDriver lets pages open windows without a click; Chromium's own blocker does
+        # not, so a popup never runs on behind later renders.
+        chrome.add_experimental_option("excludeSwitches", ["disable-popup-blocking"])
         # DevTools network events tell how many redirects the main document took, also
         # inside HTTPS, where the egress guard cannot see them.
         chrome.set_capability("goog:loggingPrefs", {"performance": "ALL"})

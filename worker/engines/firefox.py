@@ -89,6 +89,10 @@ PREFS = {
     # No /favicon.ico request after each load: a preview has no tab to show it in, and the
     # request would hold off the network's quiet (readiness) and cost the site a hit.
     "browser.chrome.site_icons": False,
+    # A page's window.open (Marionette's defaults let pages open windows without a click):
+    # blocked, so no popup covers the next page's capture or runs on in the background.
+    "dom.disable_open_during_load": True,
+    "dom.popup_allowed_events": "",
     # Scrollbars that overlay the page instead of taking 12 px of the viewport: the image is
     # the full width of the page (Chromium: --hide-scrollbars).
     "ui.useOverlayScrollbars": 1,
@@ -155,6 +159,12 @@ look();
 _CLEAR_SCRIPT = """
 const done = arguments[arguments.length - 1];
 const flags = Ci.nsIClearDataService;
+// Tabs and windows a page opened anyway: the capture draws the selected tab, so only
+// Marionette's (the first) may stay.
+for (const other of Services.wm.getEnumerator('navigator:browser')) {
+  if (other !== window) other.close();
+}
+for (const tab of gBrowser.tabs.slice(1)) gBrowser.removeTab(tab);
 window.ogshotNetwork.pending.clear();
 Services.clearData.deleteData(flags.CLEAR_COOKIES_AND_SITE_DATA | flags.CLEAR_ALL_CACHES,
                               {onDataDeleted: () => done(true)});
