@@ -252,8 +252,8 @@ def test_a_popup_is_blocked_and_never_covers_the_next_page(
     """window.open without a click opens nothing: the popup's page is never loaded, and the
     next render shows its own page (Firefox drew the popup's tab instead, once opened)."""
     pages.files["popup.html"] = page("", "body { background: #112233; }")
-    pages.files["opener.html"] = page(GREEN_SCREEN.format("")
-                                      + "<script>window.open('/files/popup.html')</script>")  # fmt: skip
+    opener = "<script>window.open('/files/popup.html')</script>"
+    pages.files["opener.html"] = page(GREEN_SCREEN.format("") + opener)
     pages.files["after-popup.html"] = page(GREEN_SCREEN.format(""))
     assert_centre(shot(engine, pages, "opener.html"), GREEN)
     assert_centre(shot(engine, pages, "after-popup.html"), GREEN)
