@@ -77,7 +77,7 @@ def _wait_for_worker(stack: Stack, timeout: float = 120) -> None:
 
 
 TOKEN = "test-token-0123456789abcdef"
-FAILURE_TTL = 4  # seconds a failed render is remembered in the stacks
+FAILURE_TTL = 3  # seconds a failed render is remembered in the stacks
 ADMIN_PASSWORD = "e2e admin password"
 
 
