@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import Any
 
+from ogshot.options import add_render_options
 from ogshot.prewarm import cmd_prewarm
 from ogshot.services import cmd_health, cmd_serve, cmd_web, cmd_worker
 from ogshot.tools import cmd_reindex, cmd_render, cmd_sign
@@ -52,6 +53,7 @@ def _add_tool_commands(sub: Any) -> None:
     render.add_argument("-H", "--height", default=None)
     render.add_argument("--scale", default=None)
     render.add_argument("--format", default=None, help="default: from the output's extension")
+    add_render_options(render)
     render.set_defaults(func=cmd_render)
 
     sign = sub.add_parser("sign", help="print the signed og:image URL of a page")
@@ -64,6 +66,7 @@ def _add_tool_commands(sub: Any) -> None:
     sign.add_argument("--tags", action="store_true",
                       help="print the page's meta tags (og:image with its size and type, the "
                            "Twitter card), not just the URL")  # fmt: skip
+    add_render_options(sign)
     sign.set_defaults(func=cmd_sign)
 
     health = sub.add_parser("health", help="exit 0 if this host's web or worker is healthy")
@@ -87,6 +90,7 @@ def _add_tool_commands(sub: Any) -> None:
     prewarm.add_argument("-H", "--height", type=int, default=None)
     prewarm.add_argument("--scale", type=int, default=None)
     prewarm.add_argument("--format", default=None)
+    add_render_options(prewarm)
     prewarm.set_defaults(func=cmd_prewarm, client=True)
 
 

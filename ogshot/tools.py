@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ogshot_client import InvalidOptions, og_image_url, og_tags
 
+from ogshot.options import render_options
 from shared.config import Config, load_client_config
 from shared.index import ImageIndex
 from shared.keys import RenderRequest
@@ -35,6 +36,7 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
             height=args.height,
             scale=args.scale,
             format=fmt,
+            **render_options(args),
         )
     except (InvalidURL, RefusedURL, InvalidOptions) as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
@@ -89,7 +91,8 @@ def cmd_sign(config: Config, args: argparse.Namespace) -> int:
     write = og_tags if args.tags else og_image_url
     try:
         print(write(base, args.url, width=args.width, height=args.height, scale=args.scale,
-                    format=args.format, signing_key=config.signing_keys[0]))  # fmt: skip
+                    format=args.format, signing_key=config.signing_keys[0],
+                    **render_options(args)))  # fmt: skip
     except InvalidOptions as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2

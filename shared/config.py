@@ -77,8 +77,9 @@ class Config:
     @property
     def soft_time_limit(self) -> float:
         """Seconds after which a render task is asked to stop."""
-        # Room for the page load, a pre-warm's debounce wait and the lock wait before it.
-        return self.render_timeout + 30
+        # Room for the page load, a pre-warm's debounce wait and the lock wait before it,
+        # and for the longest delay= an image URL may ask (10 s, after the page is ready).
+        return self.render_timeout + 40
 
     @property
     def hard_time_limit(self) -> float:

@@ -23,8 +23,8 @@ class ImagingError(ValueError):
     """The screenshot is not an image of the expected size."""
 
 
-def encode_screenshot(png: bytes, fmt: str, size: tuple[int, int]) -> bytes:
-    """Check that ``png`` is a ``size`` image and encode it as ``fmt``.
+def encode_screenshot(png: bytes, fmt: str, size: tuple[int, int] | None) -> bytes:
+    """Check that ``png`` is a ``size`` image (None: any size) and encode it as ``fmt``.
 
     A PNG wanted as PNG is kept as the browser encoded it, once checked (size from the
     header, chunk checksums by ``verify``): decoding and encoding it again cost ~15 ms of
@@ -32,7 +32,7 @@ def encode_screenshot(png: bytes, fmt: str, size: tuple[int, int]) -> bytes:
     """
     try:
         image = Image.open(io.BytesIO(png))
-        if image.size != size:
+        if size is not None and image.size != size:
             raise ImagingError(
                 f"screenshot is {image.size[0]}x{image.size[1]}, expected {size[0]}x{size[1]}"
             )

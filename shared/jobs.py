@@ -34,6 +34,7 @@ class RenderResult(TypedDict):
     render_ms: int
     size: int
     readiness: str  # how the wait for the page ended (see ImageMeta.readiness)
+    clipped: bool  # an element capture cut to 2400x2400 pixels
 
 
 # The longest countdown before a render is tried again (its backoff doubles up to this).

@@ -81,12 +81,14 @@ class JobStore:
         error: str = "",
         render_ms: int | None = None,
         readiness: str = "",
+        clipped: bool = False,
     ) -> None:
         """Record a job's new status (creating the record for jobs the API never saw)."""
         fields = {"status": status, "error": error[:500]}
         if render_ms is not None:
             fields["render_ms"] = str(render_ms)
             fields["readiness"] = readiness[:500]
+            fields["clipped"] = "1" if clipped else ""
         self._write(job_id, fields)
 
     def _write(self, job_id: str, fields: dict[Any, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from ogshot_client.options import (
     InvalidOptions,
 )
 
+from shared.selectors import check_selector
+
 KEY_VERSION = "v1"
 
 __all__ = ["CONTENT_TYPES", "FORMATS", "KEY_VERSION", "InvalidOptions", "RenderRequest"]
@@ -32,13 +35,18 @@ __all__ = ["CONTENT_TYPES", "FORMATS", "KEY_VERSION", "InvalidOptions", "RenderR
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """What to render: a normalized page URL and the image options."""
+    """What to render: a normalized page URL and the image and render options."""
 
     url: str
     width: int = DEFAULT_WIDTH
     height: int = DEFAULT_HEIGHT
     scale: int = DEFAULT_SCALE
     format: str = DEFAULT_FORMAT
+    wait_for: str = ""
+    delay: int = 0
+    hide: tuple[str, ...] = ()
+    selector: str = ""
+    dark: bool = False
 
     @classmethod
     def build(
@@ -49,15 +57,31 @@ class RenderRequest:
         height: str | int | None = None,
         scale: str | int | None = None,
         format: str | None = None,  # noqa: A002 - the public option is called "format"
+        wait_for: str | None = None,
+        delay: str | int | None = None,
+        hide: Sequence[str] | str | None = None,
+        selector: str | None = None,
+        dark: str | bool | None = None,
     ) -> RenderRequest:
-        """Validate raw option values (query-string text or ints) into a request."""
-        options = ImageOptions.parse(width=width, height=height, scale=scale, format=format)
-        return cls(url, options.width, options.height, options.scale, options.format)
+        """Validate raw option values (query-string text or ints) into a request; selectors
+        are parsed as CSS (shared/selectors.py)."""
+        options = ImageOptions.parse(
+            width=width, height=height, scale=scale, format=format, wait_for=wait_for,
+            delay=delay, hide=hide, selector=selector, dark=dark,
+        )  # fmt: skip
+        for name, value in (("wait_for", options.wait_for), ("selector", options.selector),
+                            *(("hide", h) for h in options.hide)):  # fmt: skip
+            if value:
+                check_selector(name, value)
+        return cls(url, **asdict(options))
 
     @property
     def options(self) -> ImageOptions:
         """The image options alone (the site helper's type)."""
-        return ImageOptions(self.width, self.height, self.scale, self.format)
+        fields = asdict(self)
+        del fields["url"]
+        fields["hide"] = tuple(fields["hide"])
+        return ImageOptions(**fields)
 
     @property
     def pixel_size(self) -> tuple[int, int]:
@@ -70,17 +94,23 @@ class RenderRequest:
         return self.options.content_type
 
     def cache_key(self) -> str:
-        """Return the storage key: version, two fan-out levels, hash and extension."""
-        canonical = json.dumps(
-            [KEY_VERSION, self.url, self.width, self.height, self.scale, self.format],
-            separators=(",", ":"),
-        )
+        """Return the storage key: version, two fan-out levels, hash and extension.
+
+        Render options are hashed only when given: an image without any keeps the key it
+        had before they existed.
+        """
+        parts: list[Any] = [KEY_VERSION, self.url, self.width, self.height, self.scale, self.format]
+        if rendering := self.options.render_options():
+            parts.append(rendering)
+        canonical = json.dumps(parts, separators=(",", ":"), sort_keys=True)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         return f"{KEY_VERSION}/{digest[:2]}/{digest[2:4]}/{digest}.{self.options.extension}"
 
     def to_payload(self) -> dict[str, Any]:
         """Return the request as plain JSON-able data for a job."""
-        return asdict(self)
+        payload = asdict(self)
+        payload["hide"] = list(self.hide)
+        return payload
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> RenderRequest:
@@ -91,6 +121,11 @@ class RenderRequest:
             height=data.get("height"),
             scale=data.get("scale"),
             format=data.get("format"),
+            wait_for=data.get("wait_for"),
+            delay=data.get("delay"),
+            hide=data.get("hide"),
+            selector=data.get("selector"),
+            dark=data.get("dark"),
         )
 
 

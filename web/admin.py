@@ -237,7 +237,12 @@ def file(key: str) -> Response:
 def _request_of(meta: ImageMeta) -> RenderRequest:
     """The request that rendered a stored image."""
     return RenderRequest.build(
-        meta.url, width=meta.width, height=meta.height, scale=meta.scale, format=meta.format
+        meta.url,
+        width=meta.width,
+        height=meta.height,
+        scale=meta.scale,
+        format=meta.format,
+        **meta.options,
     )
 
 

@@ -17,7 +17,12 @@ from web.prewarm import image_url, prewarm_one
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_URLS = 1000
-OPTIONS = ("w", "h", "scale", "format")
+OPTIONS = ("w", "h", "scale", "format", "wait_for", "delay", "hide", "selector", "dark")
+# The JSON type each option must have.
+OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "w": (int,), "h": (int,), "scale": (int,), "delay": (int,), "format": (str,),
+    "wait_for": (str,), "selector": (str,), "hide": (list,), "dark": (bool,),
+}  # fmt: skip
 
 
 def error(status: int, reason: str, **headers: str) -> Response:
@@ -78,7 +83,45 @@ def bad_body(exc: ValueError) -> Response:
     return error(400, str(exc))
 
 
-def _parse_body() -> tuple[list[str], dict[str, Any]]:
+def _checked_options(fields: dict[str, Any], where: str) -> dict[str, Any]:
+    """The options among ``fields`` (JSON types checked, values validated)."""
+    options = {k: fields[k] for k in OPTIONS if k in fields}
+    for name, value in options.items():
+        # bool is an int in Python: true is no width.
+        if not isinstance(value, OPTION_TYPES[name]) or (
+            isinstance(value, bool) and bool not in OPTION_TYPES[name]
+        ):
+            kind = OPTION_TYPES[name][0].__name__
+            raise InvalidBody(f"{where}{name} must be a JSON {_JSON_NAMES[kind]}")
+    if not all(isinstance(h, str) for h in options.get("hide", [])):
+        raise InvalidBody(f"{where}hide must be a list of strings")
+    try:
+        _request("", options)  # validated before any URL is looked at
+    except InvalidOptions as exc:
+        raise InvalidBody(f"{where}{exc}") from None
+    return options
+
+
+_JSON_NAMES = {"int": "integer", "str": "string", "list": "list", "bool": "boolean"}
+
+
+def _request(url: str, options: dict[str, Any]) -> RenderRequest:
+    return RenderRequest.build(
+        url,
+        width=options.get("w"),
+        height=options.get("h"),
+        scale=options.get("scale"),
+        format=options.get("format"),
+        wait_for=options.get("wait_for"),
+        delay=options.get("delay"),
+        hide=options.get("hide"),
+        selector=options.get("selector"),
+        dark=options.get("dark"),
+    )
+
+
+def _parse_body() -> list[tuple[str, dict[str, Any]]]:
+    """Each URL of the body with its options: the batch's, overridden by its own."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidBody("body must be a JSON object with a list of urls")
@@ -86,38 +129,35 @@ def _parse_body() -> tuple[list[str], dict[str, Any]]:
     if unknown:
         raise InvalidBody(f"unknown field(s): {', '.join(unknown)}")
     urls = body.get("urls")
-    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
-        raise InvalidBody("urls must be a non-empty list of strings")
+    if not isinstance(urls, list) or not urls:
+        raise InvalidBody("urls must be a non-empty list of URLs or {url, options} objects")
     if len(urls) > MAX_URLS:
         raise InvalidBody(f"at most {MAX_URLS} urls per call, got {len(urls)}")
-    options = {k: body.get(k) for k in OPTIONS}
-    for name in ("w", "h", "scale"):
-        if name in body and (type(body[name]) is not int):
-            raise InvalidBody(f"{name} must be an integer")
-    if "format" in body and not isinstance(body["format"], str):
-        raise InvalidBody("format must be a string: png, jpg, jpeg or webp")
-    # Validate the options once, before any URL is looked at.
-    RenderRequest.build("", width=options["w"], height=options["h"], scale=options["scale"],
-                        format=options["format"])  # fmt: skip
-    return urls, options
+    batch = _checked_options(body, "")
+    wanted: list[tuple[str, dict[str, Any]]] = []
+    for index, item in enumerate(urls):
+        if isinstance(item, str):
+            wanted.append((item, batch))
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            raise InvalidBody(f"urls[{index}] must be a URL or an object with a url")
+        unknown = sorted(set(item) - {"url", *OPTIONS})
+        if unknown:
+            raise InvalidBody(f"urls[{index}]: unknown field(s): {', '.join(unknown)}")
+        own = _checked_options(item, f"urls[{index}].")
+        wanted.append((item["url"], {**batch, **own}))
+    return wanted
 
 
 @bp.post("/prewarm")
 def prewarm() -> Response:
     """Queue a forced render of each URL (gathered per image), reporting refused ones."""
-    urls, options = _parse_body()
     svc = services()
     jobs: list[dict[str, Any]] = []
     rejected: list[dict[str, str]] = []
-    for raw in urls:
+    for raw, options in _parse_body():
         try:
-            wanted = RenderRequest.build(
-                svc.policy.check(raw),
-                width=options["w"],
-                height=options["h"],
-                scale=options["scale"],
-                format=options["format"],
-            )
+            wanted = _request(svc.policy.check(raw), options)
         except (InvalidURL, RefusedURL) as exc:
             rejected.append({"url": raw, "reason": str(exc)})
             continue
@@ -144,5 +184,6 @@ def job(job_id: str) -> Response:
             "image_url": image_url(RenderRequest.from_payload(payload)) if payload else None,
             "render_ms": int(record["render_ms"]) if record.get("render_ms") else None,
             "readiness": record.get("readiness") or None,
+            "clipped": bool(record.get("clipped")),
         }
     )

@@ -61,12 +61,18 @@ def image_by_query() -> Response:
 
 def _serve(raw_url: str, fmt: str | None) -> Response:
     svc = services()
+    args = request.args
     wanted = RenderRequest.build(
         svc.policy.normalize(raw_url),
-        width=request.args.get("w"),
-        height=request.args.get("h"),
-        scale=request.args.get("scale"),
+        width=args.get("w"),
+        height=args.get("h"),
+        scale=args.get("scale"),
         format=fmt,
+        wait_for=args.get("wait_for"),
+        delay=args.get("delay"),
+        hide=args.getlist("hide"),
+        selector=args.get("selector"),
+        dark=args.get("dark"),
     )
     _check_signature(svc, raw_url, wanted)
     key = wanted.cache_key()
@@ -139,6 +145,9 @@ def _image(meta: ImageMeta, data: bytes | None, outcome: str, max_age: int) -> R
         "X-Ogshot-Cache": outcome,
         "Last-Modified": _http_date(meta.rendered_at),
     }
+    if meta.clipped:
+        # An element capture larger than 2400x2400 pixels, cut to that.
+        headers["X-Ogshot-Clipped"] = "1"
     if request.if_none_match.contains(meta.sha256):
         return Response(status=304, headers=headers)
     response = Response(data or b"", content_type=meta.content_type, headers=headers)

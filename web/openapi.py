@@ -12,6 +12,31 @@ _ERROR = {
 _STATUS = {"type": "string", "enum": ["queued", "running", "done", "failed"]}
 
 
+_SELECTOR = {"type": "string", "maxLength": 300, "description": "A CSS selector list."}
+# The image and render options, as the image URL names them (docs/pages.md).
+_OPTIONS: dict[str, Any] = {
+    "w": {"type": "integer", "minimum": 200, "maximum": 2400},
+    "h": {"type": "integer", "minimum": 100, "maximum": 2400},
+    "scale": {"type": "integer", "enum": [1, 2]},
+    "format": {"type": "string", "enum": ["png", "jpg", "jpeg", "webp"]},
+    "wait_for": {**_SELECTOR, "description": "Render once an element matching it is shown."},
+    "delay": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 10000,
+        "description": "Milliseconds to wait once the page is ready.",
+    },
+    "hide": {
+        "type": "array",
+        "maxItems": 10,
+        "items": _SELECTOR,
+        "description": "Selector lists whose elements are hidden.",
+    },
+    "selector": {**_SELECTOR, "description": "Capture this element instead of the viewport."},
+    "dark": {"type": "boolean", "description": "The page sees prefers-color-scheme: dark."},
+}
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -41,12 +66,21 @@ def openapi_document() -> dict[str, Any]:
                             "type": "array",
                             "minItems": 1,
                             "maxItems": 1000,
-                            "items": {"type": "string"},
+                            "items": {
+                                "oneOf": [
+                                    {"type": "string"},
+                                    {
+                                        "type": "object",
+                                        "description": "A URL with options of its own, "
+                                        "which win over the batch's.",
+                                        "required": ["url"],
+                                        "additionalProperties": False,
+                                        "properties": {"url": {"type": "string"}, **_OPTIONS},
+                                    },
+                                ]
+                            },
                         },
-                        "w": {"type": "integer", "minimum": 200, "maximum": 2400},
-                        "h": {"type": "integer", "minimum": 100, "maximum": 2400},
-                        "scale": {"type": "integer", "enum": [1, 2]},
-                        "format": {"type": "string", "enum": ["png", "jpg", "jpeg", "webp"]},
+                        **_OPTIONS,
                     },
                 },
                 "PrewarmJob": {
@@ -97,6 +131,11 @@ def openapi_document() -> dict[str, Any]:
                             "description": "How the wait for the page ended: ready, "
                             "timeout: <what was still pending>, error: <the page's script "
                             "error>, or off (OGSHOT_READY_TIMEOUT=0).",
+                        },
+                        "clipped": {
+                            "type": "boolean",
+                            "description": "An element capture larger than 2400x2400 "
+                            "pixels, cut to that.",
                         },
                     },
                 },

@@ -14,13 +14,15 @@ from web import Services
 
 
 def _given(wanted: RenderRequest) -> dict[str, Any]:
-    """The options of ``wanted`` that differ from the defaults (URLs leave the rest out)."""
+    """The options of ``wanted`` that differ from the defaults (URLs leave the rest out),
+    render options included."""
     default = ImageOptions()
     return {
         "width": wanted.width if wanted.width != default.width else None,
         "height": wanted.height if wanted.height != default.height else None,
         "scale": wanted.scale if wanted.scale != default.scale else None,
         "format": wanted.format,
+        **wanted.options.render_options(),
     }
 
 

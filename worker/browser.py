@@ -8,7 +8,15 @@ import time
 from collections.abc import Callable
 
 from shared.metrics import BROWSER_RESTARTS
-from worker.engines import BrowserError, Engine, RenderFailed, RenderTimeout, Shot
+from worker.engines import (
+    PLAIN,
+    BrowserError,
+    Engine,
+    PageOptions,
+    RenderFailed,
+    RenderTimeout,
+    Shot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +107,14 @@ class WarmBrowser:
             self._lock.release()
         return self.state
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
+    def screenshot(
+        self, url: str, width: int, height: int, scale: int, page: PageOptions = PLAIN
+    ) -> Shot:
         """Take a screenshot with the warm engine, replacing the engine when it fails."""
         with self._lock:
             engine = self._get()
             try:
-                shot = engine.screenshot(url, width, height, scale)
+                shot = engine.screenshot(url, width, height, scale, page)
             except RenderTimeout:
                 # The page may still be running (an endless script): start afresh next time.
                 self._discard("timeout")

@@ -73,7 +73,14 @@ class Delivery:
         self.engine = engine
         self.announce = Announcement(current.flight, self.key)
         self.result = RenderResult(
-            key=self.key, status="busy", error="", engine=engine, render_ms=0, size=0, readiness=""
+            key=self.key,
+            status="busy",
+            error="",
+            engine=engine,
+            render_ms=0,
+            size=0,
+            readiness="",
+            clipped=False,
         )
 
     def take_key(self, requeue: Callable[[], object]) -> bool:
@@ -113,6 +120,7 @@ class Delivery:
         self.result["render_ms"] = meta.render_ms
         self.result["size"] = meta.size
         self.result["readiness"] = meta.readiness
+        self.result["clipped"] = meta.clipped
 
     @contextlib.contextmanager
     def running(self, last_try: bool) -> Iterator[None]:
@@ -134,6 +142,7 @@ class Delivery:
                 "done",
                 render_ms=self.result["render_ms"],
                 readiness=self.result["readiness"],
+                clipped=self.result["clipped"],
             )
             outcome, measured = DONE_OK, self.result["status"]
         except PAGE_FAILURES as exc:

@@ -10,7 +10,7 @@ from shared.storage import ImageMeta
 from shared.urlpolicy import Resolver, UrlPolicy, resolve_host
 from worker.browser import WarmBrowser
 from worker.egress import EgressGuard
-from worker.engines import RenderFailed, RenderRejected
+from worker.engines import PageOptions, RenderFailed, RenderRejected
 from worker.quality import rejection
 
 
@@ -33,13 +33,24 @@ def render(
     policy.check(request.url, resolve)
     session = egress.new_session() if egress else None
     started = time.perf_counter()
-    shot = browser.screenshot(request.url, request.width, request.height, request.scale)
+    page = PageOptions(
+        wait_for=request.wait_for,
+        delay=request.delay / 1000,
+        hide=request.hide,
+        selector=request.selector,
+        dark=request.dark,
+    )
+    shot = browser.screenshot(request.url, request.width, request.height, request.scale, page)
     if session is not None and session.exceeded:
         raise RenderFailed(f"{request.url}: {session.exceeded}")
-    reason = rejection(shot, check_blank)
+    # An element capture is what the site chose to share: one colour may well be its design.
+    reason = rejection(shot, check_blank and not request.selector)
     if reason:
         raise RenderRejected(request.url, reason)
-    data = encode_screenshot(shot.png, request.format, request.pixel_size)
+    # An element's image is the element's size; a viewport's is known in advance.
+    data = encode_screenshot(
+        shot.png, request.format, None if request.selector else request.pixel_size
+    )
     render_ms = round((time.perf_counter() - started) * 1000)
     meta = ImageMeta.describe(
         request,
@@ -48,5 +59,6 @@ def render(
         render_ms=render_ms,
         title=shot.title,
         readiness=shot.readiness,
+        clipped=shot.clipped,
     )
     return data, meta

@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Protocol
+import json
+from typing import Any, Protocol
 
 
 class Sized(Protocol):
@@ -25,11 +26,19 @@ class Sized(Protocol):
     def scale(self) -> int: ...
     @property
     def format(self) -> str: ...
+    @property
+    def options(self) -> Any: ...
 
 
 def canonical(page_url: str, options: Sized) -> bytes:
-    """The bytes that are signed for ``page_url`` rendered with ``options``."""
-    parts = (page_url, str(options.width), str(options.height), str(options.scale), options.format)
+    """The bytes that are signed for ``page_url`` rendered with ``options``.
+
+    Render options (wait_for, delay, hide, selector, dark) follow as one JSON line, only when
+    any is given: a URL without them keeps the signature it had before they existed.
+    """
+    parts = [page_url, str(options.width), str(options.height), str(options.scale), options.format]
+    if rendering := options.options.render_options():
+        parts.append(json.dumps(rendering, separators=(",", ":"), sort_keys=True))
     return "\n".join(parts).encode()
 
 

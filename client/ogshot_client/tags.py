@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -28,13 +29,23 @@ def og_image_url(
     scale: int | None = None,
     format: str = "png",  # noqa: A002 - the public option is called "format"
     signing_key: str | None = None,
+    wait_for: str | None = None,
+    delay: int | None = None,
+    hide: Sequence[str] | str | None = None,
+    selector: str | None = None,
+    dark: bool = False,
 ) -> str:
     """Return the image URL of ``page_url`` (options left out stay at their defaults).
 
     With ``signing_key`` (the first of the server's OGSHOT_SIGNING_KEYS) the URL is signed.
-    Raises ``InvalidOptions`` for an option the service would refuse.
+    ``wait_for``, ``delay``, ``hide``, ``selector`` and ``dark`` are the render options of
+    docs/pages.md. Raises ``InvalidOptions`` for an option the service would refuse (the
+    service alone checks a selector's syntax).
     """
-    options = ImageOptions.parse(width=width, height=height, scale=scale, format=format)
+    options = ImageOptions.parse(
+        width=width, height=height, scale=scale, format=format, wait_for=wait_for,
+        delay=delay, hide=hide, selector=selector, dark=dark,
+    )  # fmt: skip
     return _url(base_url, page_url, options, {"w": width, "h": height, "scale": scale}, signing_key)
 
 
@@ -45,10 +56,16 @@ def _url(
     given: dict[str, int | None],
     signing_key: str | None,
 ) -> str:
-    """The image URL of parsed ``options``; the query carries only the ``given`` ones."""
-    query: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    """The image URL of parsed ``options``; the query carries only the ``given`` size
+    options and the render options that differ from their defaults."""
+    query: list[tuple[str, object]] = [(k, v) for k, v in given.items() if v is not None]
+    for name, value in options.render_options().items():
+        if name == "hide":
+            query += [("hide", v) for v in options.hide]
+        else:
+            query.append((name, 1 if value is True else value))
     if signing_key:
-        query["s"] = sign(signing_key, page_url, options)
+        query.append(("s", sign(signing_key, page_url, options)))
     url = f"{base_url.rstrip('/')}/image/{quote_plus(page_url)}.{options.extension}"
     return f"{url}?{urlencode(query)}" if query else url
 
@@ -63,21 +80,31 @@ def og_tags(
     format: str = "png",  # noqa: A002 - the public option is called "format"
     signing_key: str | None = None,
     alt: str | None = None,
+    wait_for: str | None = None,
+    delay: int | None = None,
+    hide: Sequence[str] | str | None = None,
+    selector: str | None = None,
+    dark: bool = False,
 ) -> Html:
     """Return the Open Graph and Twitter meta tags of ``page_url``'s preview image.
 
     The width and height tags let Facebook show the image on a link's first share instead
-    of fetching it in the background first; ``alt`` describes the image to screen readers.
+    of fetching it in the background first (left out for an element capture, whose size is
+    the element's); ``alt`` describes the image to screen readers.
     """
-    options = ImageOptions.parse(width=width, height=height, scale=scale, format=format)
+    options = ImageOptions.parse(
+        width=width, height=height, scale=scale, format=format, wait_for=wait_for,
+        delay=delay, hide=hide, selector=selector, dark=dark,
+    )  # fmt: skip
     url = _url(base_url, page_url, options, {"w": width, "h": height, "scale": scale}, signing_key)
     pixels_wide, pixels_high = options.pixel_size
-    tags = [
-        ("property", "og:image", url),
-        ("property", "og:image:width", str(pixels_wide)),
-        ("property", "og:image:height", str(pixels_high)),
-        ("property", "og:image:type", options.content_type),
-    ]
+    tags = [("property", "og:image", url)]
+    if not options.selector:
+        tags += [
+            ("property", "og:image:width", str(pixels_wide)),
+            ("property", "og:image:height", str(pixels_high)),
+        ]
+    tags.append(("property", "og:image:type", options.content_type))
     if alt:
         tags.append(("property", "og:image:alt", alt))
     tags += [("name", "twitter:card", "summary_large_image"), ("name", "twitter:image", url)]

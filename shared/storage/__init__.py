@@ -43,6 +43,11 @@ class ImageMeta:
     # How the wait for the page ended: "ready", "timeout: <what was pending>", "error: ...",
     # "off" (OGSHOT_READY_TIMEOUT=0); "" for images rendered before it was recorded.
     readiness: str = ""
+    # The render options it was asked with (wait_for, delay, hide, selector, dark: only those
+    # given), as the image URL names them.
+    options: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False)
+    # An element capture larger than 2400x2400 pixels, cut to that.
+    clipped: bool = False
 
     @property
     def content_type(self) -> str:
@@ -79,6 +84,7 @@ class ImageMeta:
         render_ms: int,
         title: str = "",
         readiness: str = "",
+        clipped: bool = False,
     ) -> ImageMeta:
         """Build the metadata of freshly rendered ``data``."""
         return cls(
@@ -94,6 +100,8 @@ class ImageMeta:
             sha256=hashlib.sha256(data).hexdigest(),
             title=title[:200],
             readiness=readiness[:400],
+            options=request.options.render_options(),
+            clipped=clipped,
         )
 
 

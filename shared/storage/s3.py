@@ -105,9 +105,12 @@ class S3Storage:
     def put(self, key: str, data: bytes, meta: ImageMeta) -> None:
         """Upload bytes and metadata in one PUT (S3 replaces objects atomically)."""
         encoded = meta.to_json()
-        while len(encoded) > _META_LIMIT and meta.title:
-            # The title is only for display: shorten it rather than lose the image.
-            meta = dataclasses.replace(meta, title=meta.title[: len(meta.title) // 2])
+        while len(encoded) > _META_LIMIT and (meta.title or meta.readiness):
+            # Title and readiness are only for display: shorten them rather than lose the image.
+            meta = dataclasses.replace(
+                meta, title=meta.title[: len(meta.title) // 2],
+                readiness=meta.readiness[: len(meta.readiness) // 2],
+            )  # fmt: skip
             encoded = meta.to_json()
         try:
             self.client.put_object(

@@ -52,3 +52,17 @@ def test_bad_options_are_refused_in_one_line() -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip() == "ogshot: w must be an integer from 200 to 2400"
+
+
+def test_render_options_are_signed() -> None:
+    """--hide (repeated), --selector, --dark, --delay and --wait-for go into the URL and its
+    signature."""
+    options = ["--hide", ".chat,.promo", "--hide", ".nav", "--selector", "#card", "--dark"]
+    done = sign("https://example.com/x", *options, "--delay", "300", "--wait-for", "#board")
+    assert done.returncode == 0, done.stderr
+    query = parse_qs(urlsplit(done.stdout.strip()).query)
+    assert query["hide"] == [".chat,.promo", ".nav"]
+    assert (query["selector"], query["dark"], query["delay"]) == (["#card"], ["1"], ["300"])
+    wanted = ImageOptions(hide=(".chat,.promo", ".nav"), selector="#card", dark=True,
+                          delay=300, wait_for="#board")  # fmt: skip
+    assert verify((KEY,), query["s"][0], "https://example.com/x", wanted)

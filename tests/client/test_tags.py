@@ -97,3 +97,33 @@ def test_the_helper_imports_only_the_standard_library() -> None:
                 assert top in sys.stdlib_module_names or top in ("ogshot_client", "__future__"), (
                     f"{path.name} imports {name}"
                 )
+
+
+def test_render_options_in_urls_tags_and_signatures() -> None:
+    """Render options become query parameters (hide repeated, never split), are signed, and
+    an element capture's tags leave out the size, which is not known in advance."""
+    from ogshot_client import verify
+
+    from shared.keys import RenderRequest
+
+    url = og_image_url(
+        "https://o.example", "https://example.com/", hide=[".chat,.promo", ":is(a, b)"],
+        selector="#share-card", dark=True, delay=500, wait_for="#board tr", signing_key="k",
+    )  # fmt: skip
+    query = url.split("?", 1)[1]
+    assert query.startswith(
+        "wait_for=%23board+tr&delay=500&hide=.chat%2C.promo&hide=%3Ais%28a%2C+b%29"
+        "&selector=%23share-card&dark=1&s="
+    )
+    served = RenderRequest.build(
+        "https://example.com/", hide=[".chat,.promo", ":is(a, b)"], selector="#share-card",
+        dark="1", delay="500", wait_for="#board tr",
+    )  # fmt: skip
+    assert verify(("k",), query.rsplit("s=", 1)[1], "https://example.com/", served)
+    other = RenderRequest.build("https://example.com/", hide=[".chat"], selector="#share-card",
+                                dark="1", delay="500", wait_for="#board tr")  # fmt: skip
+    assert not verify(("k",), query.rsplit("s=", 1)[1], "https://example.com/", other)
+    tags = og_tags("https://o.example", "https://example.com/", selector="#share-card")
+    assert "og:image:width" not in tags
+    assert "og:image:type" in tags
+    assert "og:image:width" in og_tags("https://o.example", "https://example.com/", dark=True)

@@ -16,6 +16,7 @@ from PIL import Image
 from shared.index import ImageIndex
 from shared.keys import RenderRequest
 from tests.e2e.conftest import FAILURE_TTL, Stack
+from tests.helpers import close_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
 CHALLENGES = Path(__file__).parent.parent / "pages" / "challenges"
@@ -89,3 +90,28 @@ def test_a_broken_page_is_rendered_once_per_failure_ttl(stack: Stack) -> None:
     logged = [line for line in (stack.logs / "worker.log").read_text().splitlines() if name in line]
     assert [line for line in logged if "WARNING" in line and "HTTP 404" in line]
     assert not [line for line in logged if "ERROR" in line or "Traceback" in line]
+
+
+def test_render_options_reach_the_image_and_its_metadata(stack: Stack) -> None:
+    """An element capture with a hidden element, through the whole stack: the image is the
+    element's box, without the hidden part; the options are in the metadata, so a re-render
+    (the admin's) renders the same image."""
+    name = f"{stack.name}-card.html"
+    stack.pages.files[name] = (
+        b"<!doctype html><title>Card</title><style>body { margin: 0; }"
+        b" #card { position: absolute; top: 700px; left: 40px; width: 320px; height: 160px;"
+        b" background: #0b3d91; } .badge { width: 40px; height: 40px; background: #dc0000; }"
+        b'</style><div id="card"><div class="badge"></div></div>'
+    )
+    url = stack.pages.url(f"/files/{name}")
+    image = requests.get(stack.image_url(url) + "?selector=%23card&hide=.badge", timeout=60)
+    assert image.headers["X-Ogshot-Cache"] == "miss"
+    assert "X-Ogshot-Clipped" not in image.headers
+    picture = Image.open(io.BytesIO(image.content)).convert("RGB")
+    assert picture.size == (320, 160)
+    colours = picture.getcolors(16)
+    assert colours
+    assert all(close_to(colour, (11, 61, 145)) for _, colour in colours)
+    key = RenderRequest.build(url, selector="#card", hide=[".badge"]).cache_key()
+    meta = stack.storage.head(key)
+    assert meta.options == {"selector": "#card", "hide": [".badge"]}

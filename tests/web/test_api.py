@@ -80,3 +80,41 @@ def test_wrong_scheme_or_token_is_401(redis_url: str) -> None:
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
     assert messages(redis_url, PREWARM_QUEUE) == []
+
+
+def test_prewarm_takes_render_options_per_batch_and_per_url(redis_url: str) -> None:
+    """Batch options apply to every URL; a URL's own options win; jobs and image URLs carry
+    them, and each set of options is an image of its own."""
+    client = make_app(redis_url).test_client()
+    body = {
+        "urls": [PAGE, {"url": PAGE, "selector": "#card", "dark": False}],
+        "hide": [".chat,.promo"],
+        "dark": True,
+    }
+    answer = client.post("/api/prewarm", json=body, headers=AUTH)
+    assert answer.status_code == 202, answer.json
+    first, second = answer.json["jobs"]
+    assert first["key"] != second["key"]
+    assert first["image_url"].endswith("?hide=.chat%2C.promo&dark=1")
+    assert second["image_url"].endswith("?hide=.chat%2C.promo&selector=%23card")
+    queued = {m["selector"]: m for m in messages(redis_url, PREWARM_QUEUE)}
+    assert queued[""]["hide"] == [".chat,.promo"]
+    assert queued[""]["dark"] is True
+    assert queued["#card"]["dark"] is False
+
+
+def test_prewarm_refuses_bad_options_naming_them_and_queues_nothing(redis_url: str) -> None:
+    """A bad option, in the batch or in one URL, is a 400 that names it; nothing is queued."""
+    client = make_app(redis_url).test_client()
+    for body, named in [
+        ({"urls": [PAGE], "hide": "div"}, "hide must be a JSON list"),
+        ({"urls": [PAGE], "dark": 1}, "dark must be a JSON boolean"),
+        ({"urls": [PAGE], "delay": True}, "delay must be a JSON integer"),
+        ({"urls": [PAGE, {"url": PAGE, "wait_for": "div >"}]}, "urls[1].wait_for is not a valid"),
+        ({"urls": [{"url": PAGE, "colour": "red"}]}, "urls[0]: unknown field(s): colour"),
+        ({"urls": [{"href": PAGE}]}, "urls[0] must be a URL or an object with a url"),
+    ]:
+        answer = client.post("/api/prewarm", json=body, headers=AUTH)
+        assert answer.status_code == 400, body
+        assert named in answer.json["error"], answer.json
+    assert messages(redis_url, PREWARM_QUEUE) == []

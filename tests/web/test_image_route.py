@@ -233,6 +233,14 @@ def test_waiting_is_bounded_per_process(redis_url: str) -> None:
         (image_path("http://" + "a" * 1600 + ".com/"), 400, "longer than"),
         ("/image?format=png", 400, "no page URL"),
         (f"/image?url={quote_plus(PAGE)}&format=svg", 400, "format must be"),
+        (image_path(PAGE) + "?hide=" + quote_plus("div >"), 400, "hide is not a valid CSS"),
+        (image_path(PAGE) + "?wait_for=" + quote_plus("a}b{"), 400, "wait_for must be"),
+        (image_path(PAGE) + "?selector=" + quote_plus("#"), 400, "selector is not a valid"),
+        (image_path(PAGE) + "?selector=" + "a" * 301, 400, "at most 300"),
+        (image_path(PAGE) + "?delay=10001", 400, "delay must be"),
+        (image_path(PAGE) + "?delay=soon", 400, "delay must be"),
+        (image_path(PAGE) + "?dark=maybe", 400, "dark must be"),
+        (image_path(PAGE) + "?" + "&".join(["hide=.a"] * 11), 400, "at most 10 times"),
     ],
 )
 def test_bad_requests_get_a_reason_and_queue_nothing(

@@ -43,7 +43,8 @@ QUIET_SECONDS = 0.1
 # How often the engine looks at the page's requests while it waits.
 POLL_SECONDS = 0.02
 
-# Waits (within arguments[0] ms) until the first screen's images (lazy ones included) are
+# Waits (within arguments[0] ms) until an element matching arguments[1] (the image URL's
+# wait_for), if given, is shown, the first screen's images (lazy ones included) are
 # decoded, web fonts are ready, a page's own window.ogshotReady, if it sets one, is true and
 # autoconsent (worker/engines/consent.py), if it was injected, is done with the banner it
 # found; then, budget or not, brings animations to their end and lets two frames paint.
@@ -73,8 +74,17 @@ const consentBusy = () => {
   return state.findCmpAttempts === 0
     || ['cmpDetected', 'openPopupDetected', 'runningOptOut'].includes(state.lifecycle);
 };
+// The image URL's wait_for: an element matching it, rendered and not hidden.
+const waitFor = arguments.length > 2 ? arguments[1] : '';
+const shown = selector => [...document.querySelectorAll(selector)].some(el =>
+  el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden');
 const settle = async () => {
   jumpToFragment();
+  if (waitFor) {
+    awaiting = `an element matching wait_for (${waitFor})`;
+    while (!shown(waitFor) && Date.now() < deadline) await sleep(50);
+    if (!shown(waitFor)) throw new Error('late');
+  }
   // load does not wait for lazy images: load those of the first screen now, and decode them.
   const images = [...document.images].filter(inFirstScreen);
   for (const img of images) if (img.loading === 'lazy') img.loading = 'eager';
@@ -193,6 +203,8 @@ class Shot:
     # The bot check the page is ("cloudflare", "hcaptcha", ...; worker/engines/challenge.py),
     # or "".
     challenge: str = ""
+    # An element capture (PageOptions.selector) larger than MAX_ELEMENT_PIXELS, cut to it.
+    clipped: bool = False
 
 
 # The page's title, where the browser now is (after redirects and fragment jumps), where
@@ -207,6 +219,83 @@ def same_document(current: str, url: str) -> bool:
     """Tell whether loading ``url`` where the browser is at ``current`` would only scroll
     (a fragment-only change, or the same URL with a fragment) instead of loading afresh."""
     return bool(current) and urldefrag(current)[0] == urldefrag(url)[0]
+
+
+# Whether an element matching arguments[0] is shown (wait_for's final word).
+SHOWN_SCRIPT = """
+return [...document.querySelectorAll(arguments[0])].some(el =>
+  el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden');
+"""
+# Hides the elements of each selector list in arguments[0] (the image URL's hide values),
+# with a style sheet, so elements a script adds later are hidden too. Returns the selectors
+# the browser refused.
+HIDE_SCRIPT = """
+const style = document.createElement('style');
+(document.head || document.documentElement).appendChild(style);
+const refused = [];
+for (const selector of arguments[0]) {
+  try {
+    const rules = style.sheet.cssRules.length;
+    style.sheet.insertRule(`${selector} { display: none !important; }`, rules);
+  } catch (error) { refused.push(selector); }
+}
+return refused;
+"""
+# The box of the first element matching arguments[0], in CSS pixels of the document
+# ([left, top, width, height]), or null.
+ELEMENT_SCRIPT = """
+const el = document.querySelector(arguments[0]);
+if (!el) return null;
+const r = el.getBoundingClientRect();
+return [Math.round(r.left + pageXOffset), Math.round(r.top + pageYOffset),
+        Math.round(r.width), Math.round(r.height)];
+"""
+# The largest element capture, in pixels each way; larger boxes are clipped to it.
+MAX_ELEMENT_PIXELS = 2400
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    """What one render asks of the page besides its viewport: the image URL's options."""
+
+    wait_for: str = ""  # render once an element matching it is shown, within the wait
+    delay: float = 0.0  # seconds to wait once the page is ready
+    hide: tuple[str, ...] = ()  # selector lists whose elements are hidden
+    selector: str = ""  # capture this element's box instead of the viewport
+    dark: bool = False  # prefers-color-scheme: dark
+
+
+PLAIN = PageOptions()  # the viewport, nothing asked of the page
+
+
+def element_box(box: object, url: str, page: PageOptions, scale: int) -> tuple[list[int], bool]:
+    """Check ELEMENT_SCRIPT's answer: the box to capture, clipped to MAX_ELEMENT_PIXELS,
+    and whether it was clipped. Raises RenderFailed when no element matched or it is empty."""
+    if not isinstance(box, list) or len(box) != 4:
+        raise RenderFailed(f"{url}: selector {page.selector!r} matched no element")
+    left, top, width, height = (int(v) for v in box)
+    if width <= 0 or height <= 0:
+        raise RenderFailed(f"{url}: selector {page.selector!r} matched an element of no size")
+    most = MAX_ELEMENT_PIXELS // scale
+    clipped = width > most or height > most
+    return [left, top, min(width, most), min(height, most)], clipped
+
+
+def finish_page(
+    url: str, page: PageOptions, shown: Callable[[str], object], hidden_refused: object
+) -> None:
+    """After the wait: fail the render when a hide selector was refused by the browser
+    (``hidden_refused``, HIDE_SCRIPT's answer) or the wait_for element never showed; then
+    wait the page's delay."""
+    refused = hidden_refused if isinstance(hidden_refused, list) else []
+    if refused:
+        raise RenderFailed(f"{url}: hide {refused[0]!r} is not a selector this browser knows")
+    if page.wait_for and not shown(page.wait_for):
+        raise RenderFailed(
+            f"{url}: no element matching wait_for {page.wait_for!r} was shown in time"
+        )
+    if page.delay:
+        time.sleep(page.delay)
 
 
 @dataclass(frozen=True)
@@ -228,8 +317,11 @@ class Engine(Protocol):
 
     name: str
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
-        """Load ``url`` in a width x height CSS-pixel viewport; return a PNG at ``scale``."""
+    def screenshot(
+        self, url: str, width: int, height: int, scale: int, page: PageOptions = ...
+    ) -> Shot:
+        """Load ``url`` in a width x height CSS-pixel viewport; return a PNG at ``scale`` of
+        the viewport, or of ``page.selector``'s element."""
 
     def close(self) -> None:
         """Stop the browser and its driver; never raises."""

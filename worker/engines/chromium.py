@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -19,19 +20,26 @@ from urllib3.exceptions import HTTPError
 
 from worker.engines import (
     AGENT_SCRIPT,
+    ELEMENT_SCRIPT,
+    HIDE_SCRIPT,
     MAX_REDIRECTS,
     PAGE_SCRIPT,
+    PLAIN,
     POLL_SECONDS,
     QUIET_SECONDS,
     SETTLE_SCRIPT,
+    SHOWN_SCRIPT,
     STATUS_SCRIPT,
     BrowserError,
     EngineOptions,
+    PageOptions,
     RenderFailed,
     RenderTimeout,
     Shot,
     await_ready,
     check_status,
+    element_box,
+    finish_page,
     same_document,
     user_agent,
 )
@@ -175,6 +183,7 @@ class ChromiumEngine:
         self._viewport: tuple[int, int, int] | None = None
         self._options = options
         self._at = ""  # where the last render left the browser
+        self._dark = False  # prefers-color-scheme: dark emulated (PageOptions.dark)
         self._consent = load_autoconsent() if options.hide_consent else ""
         self._requests = Requests("")
         # Profile and temporary files go into a directory of this engine's, removed in
@@ -204,10 +213,18 @@ class ChromiumEngine:
             self.close()
             raise BrowserError(f"chromium did not start: {_first_line(exc)}") from exc
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
-        """Load ``url`` at the given viewport and return a PNG of the viewport."""
+    def screenshot(
+        self, url: str, width: int, height: int, scale: int, page: PageOptions = PLAIN
+    ) -> Shot:
+        """Load ``url`` at the given viewport and return a PNG of the viewport (or of the
+        element ``page.selector`` names)."""
         driver, options = self._driver, self._options
         try:
+            if page.dark != self._dark:
+                # Kept by the tab for the pages loaded next.
+                scheme = [{"name": "prefers-color-scheme", "value": "dark" if page.dark else ""}]
+                driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": scheme})
+                self._dark = page.dark
             if self._viewport != (width, height, scale):
                 # Window size is not viewport size; the device-metrics override is exact.
                 driver.execute_cdp_cmd(
@@ -234,17 +251,30 @@ class ChromiumEngine:
             check_status(driver.execute_script(STATUS_SCRIPT), url)
             if (hops := self._requests.redirects) > MAX_REDIRECTS:
                 raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
+            refused = self._page_script(HIDE_SCRIPT, list(page.hide), list(page.hide))
             time_left = options.render_timeout - (time.monotonic() - started)
             readiness = await_ready(
                 self._pending_after,
                 self._hide_consent,
-                self._settle,
+                lambda budget: self._settle(budget, page.wait_for),
                 options.ready_timeout,
                 time_left,
             )
-            png = driver.get_screenshot_as_png()
+            finish_page(url, page, lambda s: self._page_script(SHOWN_SCRIPT, s, False), refused)
+            clipped = False
+            if page.selector:
+                found = self._page_script(ELEMENT_SCRIPT, page.selector, None)
+                (left, top, wide, high), clipped = element_box(found, url, page, scale)
+                clip = {"x": left, "y": top, "width": wide, "height": high, "scale": 1}
+                shot = driver.execute_cdp_cmd(
+                    "Page.captureScreenshot",
+                    {"format": "png", "clip": clip, "captureBeyondViewport": True},
+                )
+                png = base64.b64decode(shot["data"])
+            else:
+                png = driver.get_screenshot_as_png()
             title, self._at, _left, _top, challenge = driver.execute_script(PAGE_SCRIPT)
-            return Shot(png, str(title or ""), readiness, str(challenge or ""))
+            return Shot(png, str(title or ""), readiness, str(challenge or ""), clipped)
         except RenderFailed:
             raise
         except (WebDriverException, OSError, HTTPError) as exc:
@@ -275,9 +305,19 @@ class ChromiumEngine:
             return f"error: consent banner: {_first_line(exc)}"
         return ""
 
-    def _settle(self, seconds: float) -> str:
+    def _page_script(self, script: str, argument: object, failed: object) -> object:
+        """Run one of the option scripts; ``failed`` when the browser refused it (a selector
+        it does not know) or the page broke it."""
+        if not argument:
+            return [] if isinstance(failed, list) else failed
         try:
-            return str(self._driver.execute_async_script(SETTLE_SCRIPT, seconds * 1000))
+            return self._driver.execute_script(script, argument)
+        except JavascriptException:
+            return failed
+
+    def _settle(self, seconds: float, wait_for: str = "") -> str:
+        try:
+            return str(self._driver.execute_async_script(SETTLE_SCRIPT, seconds * 1000, wait_for))
         except (JavascriptException, TimeoutException) as exc:
             # The page broke the script (replaced what it uses, say): a fact about the page.
             return f"error: {_first_line(exc)}"

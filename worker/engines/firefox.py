@@ -15,20 +15,27 @@ from marionette_driver.marionette import Marionette
 
 from worker.engines import (
     AGENT_SCRIPT,
+    ELEMENT_SCRIPT,
+    HIDE_SCRIPT,
     MAX_REDIRECTS,
     PAGE_SCRIPT,
+    PLAIN,
     POLL_SECONDS,
     QUIET_SECONDS,
     SETTLE_SCRIPT,
+    SHOWN_SCRIPT,
     STATUS_SCRIPT,
     VIEWPORT_SCRIPT,
     BrowserError,
     EngineOptions,
+    PageOptions,
     RenderFailed,
     RenderTimeout,
     Shot,
     await_ready,
     check_status,
+    element_box,
+    finish_page,
     same_document,
     user_agent,
 )
@@ -185,6 +192,8 @@ return page.drawSnapshot(rect, scale, 'rgb(255,255,255)').then(bitmap => {
   return canvas.toDataURL('image/png', '-moz-parse-options:transparency=none');
 });
 """
+# prefers-color-scheme of web content, whatever the browser's own theme.
+_SCHEME_PREF = "layout.css.prefers-color-scheme.content-override"
 # Headless Firefox clamps windows to this virtual screen (1366x768 by default), which is
 # smaller than a 2400-pixel image.
 _SCREEN = "5000"
@@ -205,6 +214,7 @@ class FirefoxEngine:
         os.environ.setdefault("MOZ_REMOTE_SETTINGS_DEVTOOLS", "1")
         self._viewport: tuple[int, int, int] | None = None
         self._scale = 1
+        self._dark = False  # prefers-color-scheme: dark set (PageOptions.dark)
         self._options = options
         self._at = ""  # where the last render left the browser
         self._consent = load_autoconsent() if options.hide_consent else ""
@@ -278,11 +288,15 @@ class FirefoxEngine:
         self._viewport = None
         raise BrowserError(f"firefox viewport stays {inner_w}x{inner_h}, wanted {width}x{height}")
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
-        """Load ``url`` at the given viewport and return a PNG of the viewport."""
+    def screenshot(
+        self, url: str, width: int, height: int, scale: int, page: PageOptions = PLAIN
+    ) -> Shot:
+        """Load ``url`` at the given viewport and return a PNG of the viewport (or of the
+        element ``page.selector`` names)."""
         options = self._options
         try:
             self._size_viewport(width, height, scale)
+            self._colour_scheme(page.dark)
             if options.clean:
                 self._forget(url)
             started = time.monotonic()
@@ -293,21 +307,44 @@ class FirefoxEngine:
             except _PAGE_ERRORS as exc:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
+            refused = self._page_script(HIDE_SCRIPT, list(page.hide), list(page.hide))
             time_left = options.render_timeout - (time.monotonic() - started)
             readiness = await_ready(
                 self._pending_after,
                 self._hide_consent,
-                self._settle,
+                lambda budget: self._settle(budget, page.wait_for),
                 options.ready_timeout,
                 time_left,
             )
+            finish_page(url, page, lambda s: self._page_script(SHOWN_SCRIPT, s, False), refused)
             title, self._at, left, top, challenge = self._m.execute_script(PAGE_SCRIPT)
-            png = self._capture(left, top, width, height)
-            return Shot(png, str(title or ""), readiness, str(challenge or ""))
+            box, clipped = [left, top, width, height], False
+            if page.selector:
+                found = self._page_script(ELEMENT_SCRIPT, page.selector, None)
+                box, clipped = element_box(found, url, page, scale)
+            png = self._capture(*box)
+            return Shot(png, str(title or ""), readiness, str(challenge or ""), clipped)
         except RenderFailed:
             raise
         except (TimeoutError, OSError, errors.MarionetteException) as exc:
             raise BrowserError(f"firefox failed: {_first_line(exc)}") from exc
+
+    def _page_script(self, script: str, argument: object, failed: object) -> object:
+        """Run one of the option scripts; ``failed`` when the page's browser refused it (a
+        selector it does not know) or the page broke it."""
+        if not argument:
+            return [] if isinstance(failed, list) else failed
+        try:
+            return self._m.execute_script(script, script_args=(argument,))
+        except errors.JavascriptException:
+            return failed
+
+    def _colour_scheme(self, dark: bool) -> None:
+        """prefers-color-scheme as the render asks (read live by the pages loaded next)."""
+        if dark != self._dark:
+            # 0: dark, 2: the browser's own (light when headless).
+            self._m.set_pref(_SCHEME_PREF, 0 if dark else 2)
+            self._dark = dark
 
     def _capture(self, left: float, top: float, width: int, height: int) -> bytes:
         with self._m.using_context(self._m.CONTEXT_CHROME):
@@ -335,11 +372,11 @@ class FirefoxEngine:
             return f"error: consent banner: {_first_line(exc)}"
         return ""
 
-    def _settle(self, seconds: float) -> str:
+    def _settle(self, seconds: float, wait_for: str = "") -> str:
         try:
             # In the page's own scope (no sandbox), where its window.ogshotReady is visible.
             outcome = self._m.execute_async_script(
-                SETTLE_SCRIPT, script_args=(seconds * 1000,), sandbox=None
+                SETTLE_SCRIPT, script_args=(seconds * 1000, wait_for), sandbox=None
             )
             return str(outcome)
         except (errors.JavascriptException, errors.ScriptTimeoutException) as exc:
