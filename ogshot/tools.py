@@ -30,13 +30,14 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     output = Path(args.output)
     fmt = args.format or output.suffix.lstrip(".") or "png"
     try:
+        url = policy.normalize(args.url)
         request = RenderRequest.build(
-            policy.normalize(args.url),
+            url,
             width=args.width,
             height=args.height,
             scale=args.scale,
             format=fmt,
-            **render_options(args),
+            **{**policy.site_defaults(url), **render_options(args)},
         )
     except (InvalidURL, RefusedURL, InvalidOptions) as exc:
         print(f"ogshot: {exc}", file=sys.stderr)

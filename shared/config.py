@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from shared.sites import DEFAULT_IGNORE_PARAMS, Site, parse_params, read_sites
+
 ENGINES = ("firefox", "chromium")
 
 
@@ -44,6 +46,8 @@ class Config:
     hide_consent: bool
     quality_gate: bool
     failure_ttl: int
+    ignore_params: tuple[str, ...]
+    sites: tuple[Site, ...]
     browser_max_renders: int
     worker_concurrency: int
     worker_nice: int
@@ -237,6 +241,25 @@ def _secret_key(raw: str) -> str:
     return raw
 
 
+def _sites(raw: str) -> tuple[Site, ...]:
+    # Host patterns as OGSHOT_ALLOWED_HOSTS reads them; options as an image URL's are read.
+    from shared.keys import RenderRequest
+
+    def pattern(text: str) -> str:
+        hosts = _hosts(text)
+        if len(hosts) != 1:
+            raise ValueError("one host pattern per table")
+        return hosts[0]
+
+    def options(given: Mapping[str, Any]) -> None:
+        RenderRequest.build("", **given)
+
+    path = Path(raw)
+    if not path.is_file():
+        raise ValueError(f"{raw} is not a readable file")
+    return read_sites(path, pattern, options)
+
+
 def _fallback(raw: str) -> Path:
     # Read and decoded the way the web reads it at start-up, so a file that is no image (or
     # cannot be read) is refused here with the variable's name, not by a crash later.
@@ -320,6 +343,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Refuse to store a render that is blank (one colour); bot checks are refused always."),
     Setting("OGSHOT_FAILURE_TTL", "failure_ttl", "300", _number(int, 0, 86400),
             "Seconds a failed render is remembered: its image gets the fallback, no new render."),
+    Setting("OGSHOT_IGNORE_PARAMS", "ignore_params", ",".join(DEFAULT_IGNORE_PARAMS),
+            parse_params, "Query parameters dropped from page URLs (tracking); name* = prefix."),
+    Setting("OGSHOT_SITES_FILE", "sites", None, _sites,
+            "TOML file of per-site default render options (docs/pages.md)."),
     Setting("OGSHOT_BROWSER_MAX_RENDERS", "browser_max_renders", "200", _number(int, 1, 100_000),
             "Renders after which a worker restarts its browser."),
     Setting("OGSHOT_WORKER_CONCURRENCY", "worker_concurrency", "2", _number(int, 1, 64),
@@ -395,6 +422,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             if setting.name in SECRET_NAMES:
                 shown = "***"
             problems.append(f"{setting.name}={shown!r}: {exc}")
+    if values.get("sites") is None:
+        values["sites"] = ()
     if values.get("require_signature") is None:
         values["require_signature"] = bool(values.get("signing_keys"))
     if values["require_signature"] and not values.get("signing_keys"):

@@ -11,8 +11,10 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
+
+from shared.sites import DEFAULT_IGNORE_PARAMS, Site, drop_params, host_matches, site_for
 
 if TYPE_CHECKING:
     from shared.config import Config
@@ -137,11 +139,20 @@ class UrlPolicy:
     allowed_hosts: tuple[str, ...]
     allow_private_networks: tuple[IPNetwork, ...] = ()
     allowed_ports: tuple[int, ...] = (80, 443)
+    # Query parameters dropped from page URLs (OGSHOT_IGNORE_PARAMS; a site may have its own).
+    ignore_params: tuple[str, ...] = DEFAULT_IGNORE_PARAMS
+    sites: tuple[Site, ...] = ()  # OGSHOT_SITES_FILE
 
     @classmethod
     def from_config(cls, config: Config) -> UrlPolicy:
         """Build the policy from the service configuration (whose hosts are normalized)."""
-        return cls(config.allowed_hosts, config.allow_private_networks, config.allowed_ports)
+        return cls(
+            config.allowed_hosts,
+            config.allow_private_networks,
+            config.allowed_ports,
+            config.ignore_params,
+            config.sites,
+        )
 
     def normalize(self, raw: str) -> str:
         """Return the canonical form of ``raw``, or raise if it is malformed or not allowed.
@@ -171,18 +182,20 @@ class UrlPolicy:
             raise InvalidURL("page URL has no host")
         if "@" in parts.netloc:
             raise RefusedURL("page URL must not contain user information (user@host)")
-        authority = self._authority(scheme, parts.hostname or "", port)
+        host = normalize_host(parts.hostname or "")
+        authority = self._authority(scheme, host, port)
         url = f"{scheme}://{authority}{quote(parts.path, safe=_SAFE_PATH) or '/'}"
-        if parts.query:
-            url += "?" + quote(parts.query, safe=_SAFE_QUERY)
+        # Tracking parameters go: each page has one image, whatever link it was shared with.
+        query = drop_params(parts.query, self._ignored(host))
+        if query:
+            url += "?" + quote(query, safe=_SAFE_QUERY)
         if parts.fragment:
             url += "#" + quote(parts.fragment, safe=_SAFE_QUERY)
         return url
 
-    def _authority(self, scheme: str, hostname: str, port: int | None) -> str:
+    def _authority(self, scheme: str, host: str, port: int | None) -> str:
         if port == 0:
             raise InvalidURL("page URL has port 0")
-        host = normalize_host(hostname)
         if not self.host_allowed(host):
             raise RefusedURL(f"host {host} is not in OGSHOT_ALLOWED_HOSTS")
         netloc = f"[{host}]" if ":" in host else host
@@ -190,17 +203,21 @@ class UrlPolicy:
             netloc += f":{port}"
         return netloc
 
+    def _ignored(self, host: str) -> tuple[str, ...]:
+        site = site_for(self.sites, host) if self.sites else None
+        if site is not None and site.ignore_params is not None:
+            return site.ignore_params
+        return self.ignore_params
+
+    def site_defaults(self, url: str) -> dict[str, Any]:
+        """The sites file's default render options for a normalized URL's host (none: {})."""
+        site = site_for(self.sites, url_host(url)) if self.sites else None
+        return site.defaults() if site is not None else {}
+
     def host_allowed(self, host: str) -> bool:
-        """Tell whether a normalized host matches the allow-list."""
-        for pattern in self.allowed_hosts:
-            if pattern == "*":
-                return True  # only with required signatures, which config enforces
-            if pattern.startswith("*."):
-                if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
-                    return True
-            elif host == pattern:
-                return True
-        return False
+        """Tell whether a normalized host matches the allow-list (``*`` only with required
+        signatures, which config enforces)."""
+        return any(host_matches(pattern, host) for pattern in self.allowed_hosts)
 
     def address_allowed(self, ip: IPAddress) -> bool:
         """Tell whether the browser may connect to ``ip``."""

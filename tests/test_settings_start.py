@@ -35,6 +35,12 @@ def _examples(tmp: Path, redis_url: str, s3_endpoint: str) -> dict[str, list[str
         out = io.BytesIO()
         Image.new("RGB", (1200, 630), (1, 2, 3)).save(out, kind)
         path.write_bytes(out.getvalue())
+    sites = tmp / "sites.toml"
+    sites.write_text('[sites."example.com"]\nwait_for = "#board tr"\nhide = [".chat,.promo"]\n'
+                     '[sites."*.example.org"]\ndark = true\ndelay = 500\n'
+                     'ignore_params = ["utm_*", "ref"]\n')  # fmt: skip
+    empty = tmp / "empty.toml"
+    empty.write_text("")
     return {
         "OGSHOT_REDIS_URL": [redis_url, redis_url.replace("redis://", "redis://:secret@"),
                              "rediss://127.0.0.1:1/0", "redis://localhost"],
@@ -59,6 +65,8 @@ def _examples(tmp: Path, redis_url: str, s3_endpoint: str) -> dict[str, list[str
         "OGSHOT_HIDE_CONSENT": ["true", "off"],
         "OGSHOT_QUALITY_GATE": ["false", "on"],
         "OGSHOT_FAILURE_TTL": ["0", "86400"],
+        "OGSHOT_IGNORE_PARAMS": ["none", "utm_*,fbclid", "ref"],
+        "OGSHOT_SITES_FILE": [str(sites), str(empty)],
         "OGSHOT_BROWSER_MAX_RENDERS": ["1", "100000"],
         "OGSHOT_WORKER_CONCURRENCY": ["1", "64"],
         "OGSHOT_WORKER_NICE": ["0", "19"],
@@ -99,7 +107,7 @@ def _cases() -> Iterator[tuple[str, int]]:
         "OGSHOT_MISS_WAIT": 3, "OGSHOT_CACHE_TTL": 2, "OGSHOT_FALLBACK_IMAGE": 2,
         "OGSHOT_MAX_WAITING": 2, "OGSHOT_WEB_THREADS": 2, "OGSHOT_RENDER_TIMEOUT": 3,
         "OGSHOT_READY_TIMEOUT": 2, "OGSHOT_HIDE_CONSENT": 2, "OGSHOT_QUALITY_GATE": 2,
-        "OGSHOT_FAILURE_TTL": 2,
+        "OGSHOT_FAILURE_TTL": 2, "OGSHOT_IGNORE_PARAMS": 3, "OGSHOT_SITES_FILE": 2,
         "OGSHOT_BROWSER_MAX_RENDERS": 2, "OGSHOT_WORKER_CONCURRENCY": 2, "OGSHOT_WORKER_NICE": 2,
         "PORT": 2, "OGSHOT_API_TOKENS": 2, "OGSHOT_PREWARM_DEBOUNCE": 2,
         "OGSHOT_ADMIN_PASSWORD": 1, "OGSHOT_SECRET_KEY": 1, "OGSHOT_TRUSTED_PROXIES": 2,
@@ -192,6 +200,8 @@ def test_accepted_value_builds_web_and_worker(  # noqa: PLR0917 - parameters plu
         ("OGSHOT_HIDE_CONSENT", "auto"),
         ("OGSHOT_QUALITY_GATE", "sometimes"),
         ("OGSHOT_FAILURE_TTL", "5m"),
+        ("OGSHOT_IGNORE_PARAMS", "utm source"),
+        ("OGSHOT_SITES_FILE", "/nonexistent/sites.toml"),
     ],
 )
 def test_refused_value_is_one_line_naming_the_variable(name: str, value: str) -> None:
@@ -202,6 +212,36 @@ def test_refused_value_is_one_line_naming_the_variable(name: str, value: str) ->
     problems = str(caught.value).splitlines()[1:]
     assert len(problems) == 1
     assert problems[0].strip().startswith(f"{name}=")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[sites.example.com\n", "not valid TOML"),
+        ('[hosts."example.com"]\n', "unknown table(s) hosts"),
+        (
+            '[sites."example.com"]\ncolour = "red"\n',
+            'sites."example.com"]: unknown option(s) colour',
+        ),
+        ('[sites."example.com"]\nhide = ".chat"\n', "hide has the wrong type"),
+        ('[sites."example.com"]\nhide = ["div >"]\n', "hide is not a valid CSS selector"),
+        ('[sites."example.com"]\ndelay = 20000\n', "delay must be"),
+        ('[sites."a b"]\ndark = true\n', 'sites."a b"]'),
+        ('[sites."example.com"]\nignore_params = ["a b"]\n', "is not a parameter name"),
+    ],
+)
+def test_a_bad_sites_file_is_refused_naming_the_table_and_option(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    """OGSHOT_SITES_FILE is checked at start-up like every setting: one line, named."""
+    sites = tmp_path / "sites.toml"
+    sites.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config({"OGSHOT_ALLOWED_HOSTS": "example.com", "OGSHOT_SITES_FILE": str(sites)})
+    problems = str(caught.value).splitlines()[1:]
+    assert len(problems) == 1
+    assert problems[0].strip().startswith("OGSHOT_SITES_FILE=")
+    assert reason in problems[0]
 
 
 def test_fallback_file_that_is_no_image_is_refused(tmp_path: Path) -> None:

@@ -157,7 +157,9 @@ def prewarm() -> Response:
     rejected: list[dict[str, str]] = []
     for raw, options in _parse_body():
         try:
-            wanted = _request(svc.policy.check(raw), options)
+            url = svc.policy.check(raw)
+            # The sites file's defaults, under the body's options (as under an image URL's).
+            wanted = _request(url, {**svc.policy.site_defaults(url), **options})
         except (InvalidURL, RefusedURL) as exc:
             rejected.append({"url": raw, "reason": str(exc)})
             continue

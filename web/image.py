@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, g, request
@@ -61,26 +62,32 @@ def image_by_query() -> Response:
 
 def _serve(raw_url: str, fmt: str | None) -> Response:
     svc = services()
+    url = svc.policy.normalize(raw_url)
     args = request.args
-    wanted = RenderRequest.build(
-        svc.policy.normalize(raw_url),
-        width=args.get("w"),
-        height=args.get("h"),
-        scale=args.get("scale"),
-        format=fmt,
-        wait_for=args.get("wait_for"),
-        delay=args.get("delay"),
-        hide=args.getlist("hide"),
-        selector=args.get("selector"),
-        dark=args.get("dark"),
-    )
+    given: dict[str, Any] = {
+        keyword: args.getlist(name) if name == "hide" else args.get(name)
+        for name, keyword in OPTIONS.items()
+        if name in args
+    }
+    wanted = RenderRequest.build(url, format=fmt, **given)
+    # The site signed what it wrote; the sites file's defaults come after, under its options.
     _check_signature(svc, raw_url, wanted)
+    if defaults := svc.policy.site_defaults(url):
+        wanted = RenderRequest.build(url, format=fmt, **{**defaults, **given})
     key = wanted.cache_key()
     response = _lookup(svc, wanted, key)
     outcome = response.headers.get("X-Ogshot-Cache", "none")
     IMAGE_REQUESTS.labels(outcome).inc()
     access.note(url=wanted.url, key=key, task=g.get("job_id", "-"), cache=outcome)
     return response
+
+
+# The image URL's options (but the format, which is its extension): query name to
+# RenderRequest.build's keyword.
+OPTIONS = {
+    "w": "width", "h": "height", "scale": "scale", "wait_for": "wait_for", "delay": "delay",
+    "hide": "hide", "selector": "selector", "dark": "dark",
+}  # fmt: skip
 
 
 def _check_signature(svc: Services, raw_url: str, wanted: RenderRequest) -> None:

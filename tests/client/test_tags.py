@@ -10,7 +10,9 @@ from urllib.parse import unquote_plus
 import ogshot_client
 import pytest
 from flask import Flask, render_template_string
-from ogshot_client import InvalidOptions, init_app, og_image_url, og_tags
+from ogshot_client import InvalidOptions, init_app, og_image_url, og_tags, verify
+
+from shared.keys import RenderRequest
 
 
 def test_builds_the_encoded_image_url() -> None:
@@ -102,10 +104,6 @@ def test_the_helper_imports_only_the_standard_library() -> None:
 def test_render_options_in_urls_tags_and_signatures() -> None:
     """Render options become query parameters (hide repeated, never split), are signed, and
     an element capture's tags leave out the size, which is not known in advance."""
-    from ogshot_client import verify
-
-    from shared.keys import RenderRequest
-
     url = og_image_url(
         "https://o.example", "https://example.com/", hide=[".chat,.promo", ":is(a, b)"],
         selector="#share-card", dark=True, delay=500, wait_for="#board tr", signing_key="k",

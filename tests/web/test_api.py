@@ -10,6 +10,7 @@ import redis
 from flask import Flask
 
 from shared.jobs import MISS_QUEUE, PREWARM_QUEUE
+from shared.keys import RenderRequest
 from tests.helpers import local_app
 
 TOKEN = "api-token-0123456789abcdef"
@@ -118,3 +119,16 @@ def test_prewarm_refuses_bad_options_naming_them_and_queues_nothing(redis_url: s
         assert answer.status_code == 400, body
         assert named in answer.json["error"], answer.json
     assert messages(redis_url, PREWARM_QUEUE) == []
+
+
+def test_prewarm_renders_what_the_image_url_renders(redis_url: str, tmp_path: Any) -> None:
+    """With a sites file and a tracking parameter, a pre-warm renders the image the page's
+    og:image URL names (same key): the file's defaults under the body's options, no utm_*."""
+    sites = tmp_path / "sites.toml"
+    sites.write_text('[sites."127.0.0.1"]\nhide = [".chat"]\n')
+    client = make_app(redis_url, OGSHOT_SITES_FILE=str(sites)).test_client()
+    answer = client.post("/api/prewarm", json={"urls": [PAGE + "?utm_source=x"]}, headers=AUTH)
+    (job,) = answer.json["jobs"]
+    (payload,) = messages(redis_url, PREWARM_QUEUE)
+    assert (payload["url"], payload["hide"]) == (PAGE, [".chat"])
+    assert job["key"] == RenderRequest.build(PAGE, hide=[".chat"]).cache_key()

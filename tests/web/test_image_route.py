@@ -340,3 +340,35 @@ def test_request_log_line_names_key_task_and_duration(
         f"GET {PAGE} key={key} task={task_id} cache=fallback status=200 ms="
         + lines[0].rsplit("=", 1)[1]
     ], lines
+
+
+def test_tracking_parameters_share_the_page_image(redis_url: str) -> None:
+    """Links shared with utm_*, fbclid or gclid are the page's one image; other parameters
+    are kept, in their order."""
+    storage = MemoryStorage()
+    data = store_image(storage, PAGE + "?team=red&page=2")
+    client = make_app(redis_url, storage).test_client()
+    for shared in ("?utm_source=x&team=red&fbclid=abc&page=2&utm_medium=social",
+                   "?team=red&gclid=1&page=2"):  # fmt: skip
+        response = client.get(image_path(PAGE + shared))
+        assert response.headers["X-Ogshot-Cache"] == "hit", shared
+        assert response.data == data
+    client.get(image_path(PAGE + "?utm_campaign=spring"))
+    assert [job["url"] for job in queued(redis_url)] == [PAGE]
+
+
+def test_site_defaults_apply_under_the_url_options(redis_url: str, tmp_path: Path) -> None:
+    """The sites file's options are rendered (and keyed) for its hosts; the URL's own win;
+    its ignore_params replace OGSHOT_IGNORE_PARAMS for the site."""
+    sites = tmp_path / "sites.toml"
+    sites.write_text(
+        '[sites."127.0.0.1"]\nhide = [".chat"]\ndark = true\nignore_params = ["ref"]\n'
+    )
+    client = make_app(redis_url, OGSHOT_SITES_FILE=str(sites)).test_client()
+    client.get(image_path(PAGE + "?ref=mail&utm_source=x"))
+    client.get(image_path(PAGE) + "?dark=0&hide=.nav")
+    second, first = sorted(queued(redis_url), key=lambda job: job["dark"])
+    assert (first["url"], first["hide"], first["dark"]) == (PAGE + "?utm_source=x", [".chat"], True)
+    assert (second["url"], second["hide"], second["dark"]) == (PAGE, [".nav"], False)
+    plain = RenderRequest.build(PAGE + "?utm_source=x").cache_key()
+    assert RenderRequest.from_payload(first).cache_key() != plain
