@@ -4,10 +4,14 @@ render."""
 
 from __future__ import annotations
 
+import functools
+
 import cssselect2
 from ogshot_client.options import InvalidOptions
 
 
+# Parsing costs ~0.1 ms; a site's image URLs repeat a few selectors on every hit.
+@functools.lru_cache(maxsize=1024)
 def check_selector(name: str, selector: str) -> None:
     """Raise InvalidOptions naming ``name`` unless ``selector`` is a valid selector list."""
     try:

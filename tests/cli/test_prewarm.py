@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ogshot.cli import build_parser
+from ogshot.options import render_options
 from ogshot.prewarm import Summary, read_sitemap, read_url_file, report
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
@@ -62,3 +64,14 @@ def test_report_exit_codes() -> None:
     assert "rejected x: no" in out.getvalue()
     failed = Summary(jobs={"1": {"url": "u", "status": "failed", "error": "HTTP 500"}})
     assert report(failed, waited=True, out=io.StringIO()) == 1
+
+
+def test_render_options_reach_the_request_body() -> None:
+    """--hide (repeated, never split), --selector, --dark, --delay and --wait-for become the
+    pre-warm body's options, by the image URL's names; options not given are left out."""
+    given = ["--hide", ".a", "--hide", ".b,.c", "--dark", "--delay", "300", "--wait-for", "#x"]
+    args = build_parser().parse_args(["prewarm", "https://e.com/", *given])
+    assert render_options(args) == {
+        "hide": [".a", ".b,.c"], "dark": True, "delay": 300, "wait_for": "#x",
+    }  # fmt: skip
+    assert render_options(build_parser().parse_args(["prewarm", "https://e.com/"])) == {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.browser import WarmBrowser
-from worker.engines import BrowserError, RenderFailed, RenderTimeout, Shot
+from worker.engines import PLAIN, BrowserError, PageOptions, RenderFailed, RenderTimeout, Shot
 
 
 class CountingEngine:
@@ -18,7 +18,9 @@ class CountingEngine:
         self.failures = failures
         self.closed = False
 
-    def screenshot(self, url: str, width: int, height: int, scale: int) -> Shot:
+    def screenshot(
+        self, url: str, width: int, height: int, scale: int, page: PageOptions = PLAIN
+    ) -> Shot:
         if url in self.failures:
             raise self.failures[url]
         return Shot(f"{self.number}:{url}".encode(), "title")
