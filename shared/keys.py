@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,6 +31,13 @@ from shared.selectors import check_selector
 KEY_VERSION = "v1"
 
 __all__ = ["CONTENT_TYPES", "FORMATS", "KEY_VERSION", "InvalidOptions", "RenderRequest"]
+
+
+# The options by the names image URLs and the pre-warm API give them, to build's keywords.
+QUERY_NAMES = {
+    "w": "width", "h": "height", "scale": "scale", "format": "format", "wait_for": "wait_for",
+    "delay": "delay", "hide": "hide", "selector": "selector", "dark": "dark",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,11 @@ class RenderRequest:
                 check_selector(name, value)
         return cls(url, **asdict(options))
 
+    @classmethod
+    def from_options(cls, url: str, options: Mapping[str, Any]) -> RenderRequest:
+        """Build from options named as image URLs name them (``w``, ``h``, ``hide``...)."""
+        return cls.build(url, **{QUERY_NAMES[k]: v for k, v in options.items() if k in QUERY_NAMES})
+
     @property
     def options(self) -> ImageOptions:
         """The image options alone (the site helper's type)."""
@@ -115,18 +127,7 @@ class RenderRequest:
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> RenderRequest:
         """Rebuild a request from ``to_payload`` output, validating it again."""
-        return cls.build(
-            str(data["url"]),
-            width=data.get("width"),
-            height=data.get("height"),
-            scale=data.get("scale"),
-            format=data.get("format"),
-            wait_for=data.get("wait_for"),
-            delay=data.get("delay"),
-            hide=data.get("hide"),
-            selector=data.get("selector"),
-            dark=data.get("dark"),
-        )
+        return cls.build(str(data["url"]), **{k: data.get(k) for k in QUERY_NAMES.values()})
 
 
 def thumbnail_key(key: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from shared.keys import InvalidOptions, RenderRequest
+from shared.keys import QUERY_NAMES, InvalidOptions, RenderRequest
 from shared.redisconn import QueueUnavailable
 from shared.urlpolicy import InvalidURL, RefusedURL
 from web import services
@@ -17,7 +17,7 @@ from web.prewarm import image_url, prewarm_one
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_URLS = 1000
-OPTIONS = ("w", "h", "scale", "format", "wait_for", "delay", "hide", "selector", "dark")
+OPTIONS = tuple(QUERY_NAMES)
 # The JSON type each option must have.
 OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "w": (int,), "h": (int,), "scale": (int,), "delay": (int,), "format": (str,),
@@ -96,28 +96,13 @@ def _checked_options(fields: dict[str, Any], where: str) -> dict[str, Any]:
     if not all(isinstance(h, str) for h in options.get("hide", [])):
         raise InvalidBody(f"{where}hide must be a list of strings")
     try:
-        _request("", options)  # validated before any URL is looked at
+        RenderRequest.from_options("", options)  # validated before any URL is looked at
     except InvalidOptions as exc:
         raise InvalidBody(f"{where}{exc}") from None
     return options
 
 
 _JSON_NAMES = {"int": "integer", "str": "string", "list": "list", "bool": "boolean"}
-
-
-def _request(url: str, options: dict[str, Any]) -> RenderRequest:
-    return RenderRequest.build(
-        url,
-        width=options.get("w"),
-        height=options.get("h"),
-        scale=options.get("scale"),
-        format=options.get("format"),
-        wait_for=options.get("wait_for"),
-        delay=options.get("delay"),
-        hide=options.get("hide"),
-        selector=options.get("selector"),
-        dark=options.get("dark"),
-    )
 
 
 def _parse_body() -> list[tuple[str, dict[str, Any]]]:
@@ -159,7 +144,7 @@ def prewarm() -> Response:
         try:
             url = svc.policy.check(raw)
             # The sites file's defaults, under the body's options (as under an image URL's).
-            wanted = _request(url, {**svc.policy.site_defaults(url), **options})
+            wanted = RenderRequest.from_options(url, {**svc.policy.site_defaults(url), **options})
         except (InvalidURL, RefusedURL) as exc:
             rejected.append({"url": raw, "reason": str(exc)})
             continue

@@ -14,7 +14,7 @@ from werkzeug.http import http_date
 
 from shared.imaging import ON_ITS_WAY, UNAVAILABLE, fallback_image
 from shared.jobs import MISS_QUEUE
-from shared.keys import CONTENT_TYPES, FORMATS, RenderRequest
+from shared.keys import CONTENT_TYPES, FORMATS, QUERY_NAMES, RenderRequest
 from shared.metrics import FALLBACKS, IMAGE_REQUESTS, MISS_WAITS
 from shared.ratelimit import RateLimited
 from shared.redisconn import QueueUnavailable
@@ -82,12 +82,8 @@ def _serve(raw_url: str, fmt: str | None) -> Response:
     return response
 
 
-# The image URL's options (but the format, which is its extension): query name to
-# RenderRequest.build's keyword.
-OPTIONS = {
-    "w": "width", "h": "height", "scale": "scale", "wait_for": "wait_for", "delay": "delay",
-    "hide": "hide", "selector": "selector", "dark": "dark",
-}  # fmt: skip
+# The image URL's query options (the format is its extension), to RenderRequest.build's keywords.
+OPTIONS = {name: keyword for name, keyword in QUERY_NAMES.items() if name != "format"}
 
 
 def _check_signature(svc: Services, raw_url: str, wanted: RenderRequest) -> None:
