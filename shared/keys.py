@@ -27,6 +27,7 @@ from ogshot_client.options import (
 )
 
 from shared.selectors import check_selector
+from shared.urlpolicy import MAX_URL_LENGTH
 
 KEY_VERSION = "v1"
 
@@ -80,6 +81,14 @@ class RenderRequest:
                             *(("hide", h) for h in options.hide)):  # fmt: skip
             if value:
                 check_selector(name, value)
+        # Both ride in the image's metadata, which S3 caps at 2 KiB (shared/storage/s3.py).
+        if (rendering := options.render_options()) and len(url) + len(
+            json.dumps(rendering)
+        ) > MAX_URL_LENGTH:
+            raise InvalidOptions(
+                f"the page URL and the render options must be at most {MAX_URL_LENGTH} "
+                "characters together"
+            )
         return cls(url, **asdict(options))
 
     @classmethod

@@ -238,6 +238,7 @@ def test_waiting_is_bounded_per_process(redis_url: str) -> None:
         (image_path(PAGE) + "?selector=" + quote_plus("#"), 400, "selector is not a valid"),
         (image_path(PAGE) + "?selector=" + "a" * 301, 400, "at most 300"),
         (image_path(PAGE) + "?delay=10001", 400, "delay must be"),
+        (image_path(PAGE + "?" + "x" * 1400) + "?hide=" + "a" * 200, 400, "together"),
         (image_path(PAGE) + "?delay=soon", 400, "delay must be"),
         (image_path(PAGE) + "?dark=maybe", 400, "dark must be"),
         (image_path(PAGE) + "?" + "&".join(["hide=.a"] * 11), 400, "at most 10 times"),
