@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import json
 import re
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -41,9 +44,10 @@ def make_app(redis_url: str, storage: MemoryStorage, **env: str) -> Flask:
 
 
 def add_image(storage: MemoryStorage, index: ImageIndex, url: str, *, size: int = 0,
-              age: float = 0, title: str = "", readiness: str = "ready") -> str:  # fmt: skip
+              age: float = 0, title: str = "", readiness: str = "ready",
+              **options: Any) -> str:  # fmt: skip
     """Store an image with its thumbnail and index it, as a worker does."""
-    request = RenderRequest.build(url)
+    request = RenderRequest.build(url, **options)
     out = io.BytesIO()
     Image.new("RGB", (1200, 630), (20, 40, 60)).save(out, "PNG")
     data = out.getvalue() + b"\0" * size
@@ -222,6 +226,25 @@ def test_rerender_queues_a_forced_prewarm(
     assert client.post(f"/admin/image/{key}/rerender", data={"csrf": token}).status_code == 302
     assert redis.Redis.from_url(redis_url).llen(PREWARM_QUEUE) == 1
     assert client.get(f"/admin/image/{key}").status_code == 200
+
+
+def test_render_options_are_shown_and_kept_by_a_rerender(
+    redis_url: str, storage: MemoryStorage, index: ImageIndex
+) -> None:
+    """The detail page lists an image's render options; its re-render renders the same key
+    with them (not the plain page)."""
+    key = add_image(storage, index, "https://a.example.com/card", selector="#card",
+                    hide=[".chat,.promo"], dark=True)  # fmt: skip
+    client = make_app(redis_url, storage).test_client()
+    token = log_in(client)
+    html = client.get(f"/admin/image/{key}").get_data(as_text=True)
+    assert "<code>selector=#card</code>" in html
+    assert "<code>hide=.chat,.promo</code>" in html
+    assert "selector=%23card" in html  # the snippet's image URL carries them
+    client.post(f"/admin/image/{key}/rerender", data={"csrf": token})
+    (raw,) = redis.Redis.from_url(redis_url).lrange(PREWARM_QUEUE, 0, -1)
+    payload = json.loads(base64.b64decode(json.loads(raw)["body"]))[0][0]
+    assert RenderRequest.from_payload(payload).cache_key() == key
 
 
 def test_detail_shows_previews_and_snippet(
