@@ -145,7 +145,9 @@ def prewarm() -> Response:
             url = svc.policy.check(raw)
             # The sites file's defaults, under the body's options (as under an image URL's).
             wanted = RenderRequest.from_options(url, {**svc.policy.site_defaults(url), **options})
-        except (InvalidURL, RefusedURL) as exc:
+        except (InvalidURL, RefusedURL, InvalidOptions) as exc:
+            # InvalidOptions: this URL too long for its options (checked per URL, so the
+            # batch's other URLs are not turned away after some were queued).
             rejected.append({"url": raw, "reason": str(exc)})
             continue
         jobs.append(prewarm_one(svc, wanted))

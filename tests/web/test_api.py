@@ -81,6 +81,12 @@ def test_wrong_scheme_or_token_is_401(redis_url: str) -> None:
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
     assert messages(redis_url, PREWARM_QUEUE) == []
+    long_url = PAGE + "?" + "x" * 1400
+    body = {"urls": [PAGE, long_url], "hide": ["a" * 200]}
+    answer = client.post("/api/prewarm", json=body, headers=AUTH)
+    assert answer.status_code == 202
+    assert [job["url"] for job in answer.json["jobs"]] == [PAGE]
+    assert "together" in answer.json["rejected"][0]["reason"]
 
 
 def test_prewarm_takes_render_options_per_batch_and_per_url(redis_url: str) -> None:
