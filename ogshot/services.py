@@ -14,11 +14,13 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 from ogshot.supervisor import Child, supervise
 from shared.config import Config, child_environment
 from shared.jobs import QUEUES
 from shared.jobstore import WORKER_PREFIX
+from shared.metrics import OWN_MARK
 from shared.redisconn import QueueUnavailable, connect, translated
 from shared.storage import StorageUnavailable, make_storage
 
@@ -57,15 +59,20 @@ def worker_argv(config: Config, concurrency: int | None, loglevel: str) -> list[
     ]  # fmt: skip
 
 
-def metrics_environment(**overrides: str) -> dict[str, str]:
+def metrics_environment(*, own: bool = True, **overrides: str) -> dict[str, str]:
     """The environment for processes about to start, with one fresh Prometheus directory.
 
     prometheus_client adds up the values of every process that writes to the directory named
-    by PROMETHEUS_MULTIPROC_DIR, and picks multiprocess mode from it at import time.
+    by PROMETHEUS_MULTIPROC_DIR, and picks multiprocess mode from it at import time. With
+    ``own`` the directory is marked for the service to remove when it ends
+    (shared/metrics.py); without, whoever called this removes it.
     """
     env = child_environment(**overrides)
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
-        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ogshot-metrics-")
+        directory = tempfile.mkdtemp(prefix="ogshot-metrics-")
+        if own:
+            (Path(directory) / OWN_MARK).touch()
+        env["PROMETHEUS_MULTIPROC_DIR"] = directory
     return env
 
 
@@ -129,7 +136,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     _check_storage(config)
     with _redis_for(config) as redis_url:
         # One metrics directory for both: the web's /metrics then shows the renders too.
-        env = metrics_environment(OGSHOT_REDIS_URL=redis_url)
+        # Not theirs to remove (a child started again still needs it): removed below.
+        env = metrics_environment(own=False, OGSHOT_REDIS_URL=redis_url)
         bind = f"{args.host}:{args.port or config.port}"
         worker_env = {**env, "OGSHOT_WORKER_METRICS_PORT": "0"}
         children = [
@@ -145,7 +153,11 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        supervise(children, lambda: stopping)
+        try:
+            supervise(children, lambda: stopping)
+        finally:
+            if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # made above, not the operator's
+                shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
         return 0
 
 

@@ -9,6 +9,8 @@ worker host serves its renders on OGSHOT_WORKER_METRICS_PORT.
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY
@@ -49,6 +51,19 @@ def exposition(extra: CollectorRegistry | None = None) -> bytes:
     """The text exposition of all metrics (and of ``extra``'s, scrape-time values)."""
     text = generate_latest(registry())
     return text + generate_latest(extra) if extra is not None else text
+
+
+# In a metrics directory `ogshot web` or `ogshot worker` made for itself: the service's
+# main process removes the directory when the service ends (remove_own_directory).
+OWN_MARK = ".made-by-ogshot"
+
+
+def remove_own_directory() -> None:
+    """At the end of a service: remove its metrics directory if ogshot made it for it (one
+    given by the operator, or shared by `ogshot serve`'s children, stays)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if directory and (Path(directory) / OWN_MARK).is_file():
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def mark_process_dead(pid: int) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
 
+from shared.metrics import remove_own_directory
 from worker.celery_app import config
 from worker.reaper import mark_owner, reap_orphans
 from worker.state import WorkerState, build_state
@@ -66,3 +67,4 @@ def _reap_on_exit(**_: Any) -> None:
     # In the main process, once the pool has stopped: a pool process stopped while its browser
     # was still starting (or one that was killed) leaves a browser only this can catch.
     reap_orphans()
+    remove_own_directory()  # the metrics directory `ogshot worker` made for this worker

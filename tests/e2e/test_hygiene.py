@@ -86,8 +86,8 @@ def _tail(log: Path) -> str:
 
 
 def _leftovers(tmp: Path) -> list[str]:
-    """Browser profiles and logs left in a temporary directory (metrics files are expected)."""
-    return sorted(p.name for p in tmp.iterdir() if not p.name.startswith("ogshot-metrics-"))
+    """Browser profiles, logs and metrics directories left in a temporary directory."""
+    return sorted(p.name for p in tmp.iterdir())
 
 
 @pytest.mark.usefixtures("dev_null")
