@@ -281,23 +281,6 @@ def element_box(box: object, url: str, page: PageOptions, scale: int) -> tuple[l
     return [left, top, min(width, most), min(height, most)], clipped
 
 
-def finish_page(
-    url: str, page: PageOptions, shown: Callable[[str], object], hidden_refused: object
-) -> None:
-    """After the wait: fail the render when a hide selector was refused by the browser
-    (``hidden_refused``, HIDE_SCRIPT's answer) or the wait_for element never showed; then
-    wait the page's delay."""
-    refused = hidden_refused if isinstance(hidden_refused, list) else []
-    if refused:
-        raise RenderFailed(f"{url}: hide {refused[0]!r} is not a selector this browser knows")
-    if page.wait_for and not shown(page.wait_for):
-        raise RenderFailed(
-            f"{url}: no element matching wait_for {page.wait_for!r} was shown in time"
-        )
-    if page.delay:
-        time.sleep(page.delay)
-
-
 @dataclass(frozen=True)
 class EngineOptions:
     """How an engine renders: the worker's settings, or a test's or the bench's."""
@@ -310,6 +293,50 @@ class EngineOptions:
     clean: bool = True
     # True accepts any TLS certificate: only for the tests' own HTTPS server.
     insecure_certs: bool = False
+
+
+class PageSteps:
+    """What both engines do with a page once it loaded, in one order: hide what the image
+    URL hides, wait for the page (await_ready), check that the hiding took and the wait_for
+    element showed, wait out the delay. Each engine says how it runs a script in the page
+    and watches its network."""
+
+    _options: EngineOptions
+
+    def _page_script(self, script: str, argument: object, failed: object) -> object:
+        """Run an option script with ``argument``; ``failed`` if the page's browser refused
+        it (a selector it does not know) or the page broke it."""
+        raise NotImplementedError
+
+    def _pending_after(self, seconds: float) -> list[str] | None:
+        raise NotImplementedError  # await_ready's pending_after
+
+    def _hide_consent(self) -> str:
+        raise NotImplementedError  # await_ready's hide_consent
+
+    def _settle(self, seconds: float, wait_for: str = "") -> str:
+        raise NotImplementedError  # SETTLE_SCRIPT within ``seconds``
+
+    def _after_load(self, url: str, page: PageOptions, started: float) -> str:
+        """Take the page loaded since ``started`` (monotonic) to its capture; return how the
+        wait for it ended. Raises RenderFailed for a refused hide or a wait_for never shown."""
+        refused = self._page_script(HIDE_SCRIPT, list(page.hide), list(page.hide))
+        readiness = await_ready(
+            self._pending_after,
+            self._hide_consent,
+            lambda budget: self._settle(budget, page.wait_for),
+            self._options.ready_timeout,
+            self._options.render_timeout - (time.monotonic() - started),
+        )
+        if isinstance(refused, list) and refused:
+            raise RenderFailed(f"{url}: hide {refused[0]!r} is not a selector this browser knows")
+        if page.wait_for and not self._page_script(SHOWN_SCRIPT, page.wait_for, False):
+            raise RenderFailed(
+                f"{url}: no element matching wait_for {page.wait_for!r} was shown in time"
+            )
+        if page.delay:
+            time.sleep(page.delay)
+        return readiness
 
 
 class Engine(Protocol):

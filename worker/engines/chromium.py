@@ -21,25 +21,22 @@ from urllib3.exceptions import HTTPError
 from worker.engines import (
     AGENT_SCRIPT,
     ELEMENT_SCRIPT,
-    HIDE_SCRIPT,
     MAX_REDIRECTS,
     PAGE_SCRIPT,
     PLAIN,
     POLL_SECONDS,
     QUIET_SECONDS,
     SETTLE_SCRIPT,
-    SHOWN_SCRIPT,
     STATUS_SCRIPT,
     BrowserError,
     EngineOptions,
     PageOptions,
+    PageSteps,
     RenderFailed,
     RenderTimeout,
     Shot,
-    await_ready,
     check_status,
     element_box,
-    finish_page,
     same_document,
     user_agent,
 )
@@ -156,7 +153,7 @@ class Requests:
             self.last = max(self.last, entry["timestamp"] / 1000)
 
 
-class ChromiumEngine:
+class ChromiumEngine(PageSteps):
     """One headless Chromium, kept warm across renders."""
 
     name = "chromium"
@@ -251,16 +248,7 @@ class ChromiumEngine:
             check_status(driver.execute_script(STATUS_SCRIPT), url)
             if (hops := self._requests.redirects) > MAX_REDIRECTS:
                 raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
-            refused = self._page_script(HIDE_SCRIPT, list(page.hide), list(page.hide))
-            time_left = options.render_timeout - (time.monotonic() - started)
-            readiness = await_ready(
-                self._pending_after,
-                self._hide_consent,
-                lambda budget: self._settle(budget, page.wait_for),
-                options.ready_timeout,
-                time_left,
-            )
-            finish_page(url, page, lambda s: self._page_script(SHOWN_SCRIPT, s, False), refused)
+            readiness = self._after_load(url, page, started)
             clipped = False
             if page.selector:
                 found = self._page_script(ELEMENT_SCRIPT, page.selector, None)

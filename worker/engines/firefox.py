@@ -16,26 +16,23 @@ from marionette_driver.marionette import Marionette
 from worker.engines import (
     AGENT_SCRIPT,
     ELEMENT_SCRIPT,
-    HIDE_SCRIPT,
     MAX_REDIRECTS,
     PAGE_SCRIPT,
     PLAIN,
     POLL_SECONDS,
     QUIET_SECONDS,
     SETTLE_SCRIPT,
-    SHOWN_SCRIPT,
     STATUS_SCRIPT,
     VIEWPORT_SCRIPT,
     BrowserError,
     EngineOptions,
     PageOptions,
+    PageSteps,
     RenderFailed,
     RenderTimeout,
     Shot,
-    await_ready,
     check_status,
     element_box,
-    finish_page,
     same_document,
     user_agent,
 )
@@ -199,7 +196,7 @@ _SCHEME_PREF = "layout.css.prefers-color-scheme.content-override"
 _SCREEN = "5000"
 
 
-class FirefoxEngine:
+class FirefoxEngine(PageSteps):
     """One headless Firefox, kept warm across renders."""
 
     name = "firefox"
@@ -307,16 +304,7 @@ class FirefoxEngine:
             except _PAGE_ERRORS as exc:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
-            refused = self._page_script(HIDE_SCRIPT, list(page.hide), list(page.hide))
-            time_left = options.render_timeout - (time.monotonic() - started)
-            readiness = await_ready(
-                self._pending_after,
-                self._hide_consent,
-                lambda budget: self._settle(budget, page.wait_for),
-                options.ready_timeout,
-                time_left,
-            )
-            finish_page(url, page, lambda s: self._page_script(SHOWN_SCRIPT, s, False), refused)
+            readiness = self._after_load(url, page, started)
             title, self._at, left, top, challenge = self._m.execute_script(PAGE_SCRIPT)
             box, clipped = [left, top, width, height], False
             if page.selector:
