@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+from shared.optiontypes import LIST_OF_STRINGS, OPTION_TYPES, wrong_type
+
 # Dropped from every page URL before it is keyed and rendered: what ad platforms, mail tools
 # and social networks append to shared links (docs/pages.md).
 DEFAULT_IGNORE_PARAMS = (
@@ -34,10 +36,7 @@ DEFAULT_IGNORE_PARAMS = (
 )  # fmt: skip
 # The render options a site may default (the image URL's names).
 SITE_OPTIONS = ("wait_for", "delay", "hide", "selector", "dark")
-_TYPES: dict[str, tuple[type, ...]] = {
-    "wait_for": (str,), "delay": (int,), "hide": (list,), "selector": (str,), "dark": (bool,),
-    "ignore_params": (list,),
-}  # fmt: skip
+_TYPES = {**{name: OPTION_TYPES[name] for name in SITE_OPTIONS}, "ignore_params": list}
 _PARAM_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.[]")
 
 
@@ -136,10 +135,11 @@ def _site(
     if unknown:
         raise ValueError(f"{where}: unknown option(s) {', '.join(unknown)}")
     for name, value in table.items():
-        if not isinstance(value, _TYPES[name]) or (isinstance(value, bool) and name == "delay"):
-            raise ValueError(f"{where}: {name} has the wrong type")
-        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            raise ValueError(f"{where}: {name} must be a list of strings")
+        if expected := wrong_type(value, _TYPES[name]):
+            problem = (
+                "has the wrong type" if expected != LIST_OF_STRINGS else f"must be a {expected}"
+            )
+            raise ValueError(f"{where}: {name} {problem}")
     try:
         normalized = normalize_pattern(pattern)
         options = {k: v for k, v in table.items() if k in SITE_OPTIONS}

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from shared.keys import QUERY_NAMES, InvalidOptions, RenderRequest
+from shared.optiontypes import LIST_OF_STRINGS, OPTION_TYPES, wrong_type
 from shared.redisconn import QueueUnavailable
 from shared.urlpolicy import InvalidURL, RefusedURL
 from web import services
@@ -18,11 +19,6 @@ from web.prewarm import image_url, prewarm_one
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_URLS = 1000
 OPTIONS = tuple(QUERY_NAMES)
-# The JSON type each option must have.
-OPTION_TYPES: dict[str, tuple[type, ...]] = {
-    "w": (int,), "h": (int,), "scale": (int,), "delay": (int,), "format": (str,),
-    "wait_for": (str,), "selector": (str,), "hide": (list,), "dark": (bool,),
-}  # fmt: skip
 
 
 def error(status: int, reason: str, **headers: str) -> Response:
@@ -87,22 +83,14 @@ def _checked_options(fields: dict[str, Any], where: str) -> dict[str, Any]:
     """The options among ``fields`` (JSON types checked, values validated)."""
     options = {k: fields[k] for k in OPTIONS if k in fields}
     for name, value in options.items():
-        # bool is an int in Python: true is no width.
-        if not isinstance(value, OPTION_TYPES[name]) or (
-            isinstance(value, bool) and bool not in OPTION_TYPES[name]
-        ):
-            kind = OPTION_TYPES[name][0].__name__
-            raise InvalidBody(f"{where}{name} must be a JSON {_JSON_NAMES[kind]}")
-    if not all(isinstance(h, str) for h in options.get("hide", [])):
-        raise InvalidBody(f"{where}hide must be a list of strings")
+        if expected := wrong_type(value, OPTION_TYPES[name]):
+            kind = expected if expected == LIST_OF_STRINGS else f"JSON {expected}"
+            raise InvalidBody(f"{where}{name} must be a {kind}")
     try:
         RenderRequest.from_options("", options)  # validated before any URL is looked at
     except InvalidOptions as exc:
         raise InvalidBody(f"{where}{exc}") from None
     return options
-
-
-_JSON_NAMES = {"int": "integer", "str": "string", "list": "list", "bool": "boolean"}
 
 
 def _parse_body() -> list[tuple[str, dict[str, Any]]]:
