@@ -31,6 +31,7 @@ class Config:
     redis_url: str = field(repr=False)
     storage_url: str
     memory_cache_mb: int
+    memory_cache_seconds: float
     s3_endpoint_url: str | None
     allowed_hosts: tuple[str, ...]
     allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
@@ -312,7 +313,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OGSHOT_STORAGE_URL", "storage_url", "./var/images", _storage,
             "Filesystem path, file:// URL or s3://bucket[/prefix]."),
     Setting("OGSHOT_MEMORY_CACHE_MB", "memory_cache_mb", "64", _number(int, 0, 100_000),
-            "MiB of recent images each process keeps in memory, checked with storage on each use."),
+            "MiB of recent images each web process keeps in memory."),
+    Setting("OGSHOT_MEMORY_CACHE_SECONDS", "memory_cache_seconds", "60",
+            _number(float, 0, 86_400),
+            "Seconds an image in memory is served without asking storage (changes are heard "
+            "over Redis; 0: ask on every hit)."),
     Setting("OGSHOT_S3_ENDPOINT_URL", "s3_endpoint_url", None, _endpoint,
             "Endpoint of an S3-compatible server (MinIO...); unset for AWS."),
     Setting("OGSHOT_ALLOWED_HOSTS", "allowed_hosts", None, _hosts,

@@ -47,6 +47,7 @@ def _examples(tmp: Path, redis_url: str, s3_endpoint: str) -> dict[str, list[str
         "OGSHOT_STORAGE_URL": [str(tmp / "images"), "relative/images", f"file://{tmp}/images",
                                "s3://settings-bucket", "s3://settings-bucket/some/prefix"],
         "OGSHOT_MEMORY_CACHE_MB": ["0", "100000"],
+        "OGSHOT_MEMORY_CACHE_SECONDS": ["0", "0.5", "86400"],
         "OGSHOT_S3_ENDPOINT_URL": [s3_endpoint, "https://s3.example.com",
                                    "http://[::1]:9000/"],
         "OGSHOT_ALLOWED_HOSTS": ["*", "example.com", "*.example.com", "EXAMPLE.com.",
@@ -102,6 +103,7 @@ def _cases() -> Iterator[tuple[str, int]]:
     # Indices, not values: the values need the test's own paths and servers.
     counts = {
         "OGSHOT_REDIS_URL": 4, "OGSHOT_STORAGE_URL": 5, "OGSHOT_MEMORY_CACHE_MB": 2,
+        "OGSHOT_MEMORY_CACHE_SECONDS": 3,
         "OGSHOT_S3_ENDPOINT_URL": 3, "OGSHOT_ALLOWED_HOSTS": 10,
         "OGSHOT_ALLOW_PRIVATE_NETWORKS": 3, "OGSHOT_BROWSER": 2, "OGSHOT_BROWSER_BINARY": 1,
         "OGSHOT_MISS_WAIT": 3, "OGSHOT_CACHE_TTL": 2, "OGSHOT_FALLBACK_IMAGE": 2,
@@ -197,6 +199,8 @@ def test_accepted_value_builds_web_and_worker(  # noqa: PLR0917 - parameters plu
         ("OGSHOT_REDIS_URL", "redis://127.0.0.1:99999/0"),
         ("OGSHOT_REDIS_URL", "redis://127.0.0.1:6379/zero"),
         ("OGSHOT_READY_TIMEOUT", "-1"),
+        ("OGSHOT_MEMORY_CACHE_SECONDS", "1m"),
+        ("OGSHOT_MEMORY_CACHE_SECONDS", "86401"),
         ("OGSHOT_HIDE_CONSENT", "auto"),
         ("OGSHOT_QUALITY_GATE", "sometimes"),
         ("OGSHOT_FAILURE_TTL", "5m"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import redis
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
+from shared.changes import AnnouncedStorage, ChangeListener
 from shared.config import Config
 from shared.imaging import load_fallback_file
 from shared.index import ImageIndex
@@ -70,7 +72,7 @@ def create_app(
     app.extensions["ogshot"] = Services(
         config=config,
         policy=UrlPolicy.from_config(config),
-        storage=storage or make_storage(config),
+        storage=AnnouncedStorage(storage, client) if storage is not None else make_storage(config),
         flight=flight or SingleFlight(client, config.lock_ttl),
         jobs=JobStore(client, config.prewarm_debounce),
         index=ImageIndex(client),
@@ -89,6 +91,19 @@ def create_app(
     errors.register(app)
     access.install(app)
     return app
+
+
+def hear_changes(app: Flask) -> ChangeListener | None:
+    """Start this process's listener for changes to stored images (after gunicorn's fork:
+    a thread does not survive it), so its in-memory cache may serve hits without asking
+    storage. None when there is nothing to trust: no memory cache, or
+    OGSHOT_MEMORY_CACHE_SECONDS=0."""
+    svc: Services = app.extensions["ogshot"]
+    hot = getattr(svc.storage, "hot", None)
+    if hot is None or not hot.freshness:
+        return None
+    client: redis.Redis = svc.flight.client
+    return ChangeListener(client, hot).start()
 
 
 def services() -> Services:

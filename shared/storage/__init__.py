@@ -138,18 +138,28 @@ class Storage(Protocol):
 
 
 def make_storage(config: Config) -> Storage:
-    """Build the backend named by ``OGSHOT_STORAGE_URL``, creating an S3 bucket if needed."""
+    """Build the backend named by ``OGSHOT_STORAGE_URL``, creating an S3 bucket if needed.
+
+    Its replaces and deletes are announced over Redis (``shared.changes``), so web processes
+    that keep the image in memory drop it.
+    """
+    from shared.changes import AnnouncedStorage
+    from shared.redisconn import connect
+
     parts = urlsplit(config.storage_url)
-    hot_bytes = config.memory_cache_mb * 1024 * 1024
+    hot = (config.memory_cache_mb * 1024 * 1024, config.memory_cache_seconds)
+    store: Storage
     if parts.scheme == "s3":
         from shared.storage.s3 import S3Storage, make_s3_client
 
-        store = S3Storage(
-            make_s3_client(config.s3_endpoint_url), parts.netloc, parts.path.strip("/"), hot_bytes
+        s3 = S3Storage(
+            make_s3_client(config.s3_endpoint_url), parts.netloc, parts.path.strip("/"), *hot
         )
-        store.ensure_bucket()
-        return store
-    from shared.storage.fs import FilesystemStorage
+        s3.ensure_bucket()
+        store = s3
+    else:
+        from shared.storage.fs import FilesystemStorage
 
-    path = parts.path if parts.scheme == "file" else config.storage_url
-    return FilesystemStorage(path, hot_bytes)
+        store = FilesystemStorage(parts.path if parts.scheme == "file" else config.storage_url,
+                                  *hot)  # fmt: skip
+    return AnnouncedStorage(store, connect(config.redis_url))

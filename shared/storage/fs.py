@@ -31,9 +31,11 @@ class FilesystemStorage:
 
     name = "filesystem"
 
-    def __init__(self, root: str | os.PathLike[str], hot_bytes: int = 0) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], hot_bytes: int = 0, hot_seconds: float = 0.0
+    ) -> None:
         self.root = Path(root).resolve()
-        self._hot = HotCache(hot_bytes) if hot_bytes else None
+        self.hot = HotCache(hot_bytes, hot_seconds) if hot_bytes else None
 
     def _path(self, key: str) -> Path:
         # Keys are made by shared.keys, but refuse anything that could leave the root anyway.
@@ -45,19 +47,23 @@ class FilesystemStorage:
 
     def get(self, key: str) -> StoredImage:
         """Return the image and its metadata in one read."""
+        hot = self.hot
+        if hot is not None and (cached := hot.fresh(key)) is not None:
+            return cached  # only keys that passed _path are in memory
         path = self._path(key)
         try:
-            if self._hot is None:
+            if hot is None:
                 return self._read(path, key)
+            generation = hot.generation()
             # The file's identity: a replace makes a new inode, a delete makes stat fail. One
             # stat costs a sixth of an open; a file replaced just after it is served as it
             # was a moment before, as a read racing the replace would have been.
             info = os.stat(path)
             version = (info.st_ino, info.st_mtime_ns, info.st_size)
-            cached = self._hot.get(key, version)
+            cached = hot.get(key, version, generation)
             if cached is None:
                 cached = self._read(path, key)
-                self._hot.put(key, version, cached)
+                hot.put(key, version, cached, generation)
             return cached
         except FileNotFoundError:
             raise
@@ -72,6 +78,8 @@ class FilesystemStorage:
 
     def head(self, key: str) -> ImageMeta:
         """Return the metadata, reading only the header line."""
+        if self.hot is not None and (cached := self.hot.fresh(key)) is not None:
+            return cached.meta
         path = self._path(key)
         try:
             with path.open("rb") as handle:
@@ -99,15 +107,22 @@ class FilesystemStorage:
                 raise
         except OSError as exc:
             raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
+        finally:
+            self._forget(key)
 
     def delete(self, key: str) -> None:
         """Remove the file if present."""
-        if self._hot is not None:
-            self._hot.discard(key)
         try:
             self._path(key).unlink(missing_ok=True)
         except OSError as exc:
             raise StorageUnavailable(f"cannot delete {key}: {exc.strerror}") from exc
+        finally:
+            self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        # After the change, so a read that raced it cannot put the old image back.
+        if self.hot is not None:
+            self.hot.discard(key)
 
     def keys(self, prefix: str) -> Iterator[str]:
         """Yield every stored key that starts with ``prefix`` (temporary files skipped)."""

@@ -37,6 +37,11 @@ def make_s3_client(endpoint_url: str | None) -> Any:
     )
 
 
+def _not_modified(exc: Exception) -> bool:
+    """Whether ``exc`` is S3's 304 answer to a conditional GET."""
+    return isinstance(exc, ClientError) and str(exc.response.get("Error", {}).get("Code")) == "304"
+
+
 def _translate(exc: Exception, what: str) -> Exception:
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
@@ -51,44 +56,52 @@ class S3Storage:
 
     name = "s3"
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "", hot_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str = "",
+        hot_bytes: int = 0,
+        hot_seconds: float = 0.0,
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-        self._hot = HotCache(hot_bytes) if hot_bytes else None
+        self.hot = HotCache(hot_bytes, hot_seconds) if hot_bytes else None
 
     def get(self, key: str) -> StoredImage:
-        """Return the image and its metadata from one GET (conditional if it is in memory)."""
-        etag = self._hot.version(key) if self._hot is not None else None
+        """Return the image and its metadata: from memory while trusted, else from one GET
+        (conditional if it is in memory)."""
+        hot = self.hot
+        if hot is None:
+            return self._get(key, None, 0)
+        cached = hot.fresh(key)
+        if cached is not None:
+            return cached
+        return self._get(key, hot, hot.generation())
+
+    def _get(self, key: str, hot: HotCache | None, generation: int) -> StoredImage:
+        etag = hot.version(key) if hot is not None else None
         condition = {"IfNoneMatch": etag} if etag else {}
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key,
                                               **condition)  # fmt: skip
             data = response["Body"].read()
         except (ClientError, BotoCoreError) as exc:
-            cached = self._unchanged(exc, key, etag)
-            if cached is not None:
-                return cached
+            if hot is not None and etag is not None and _not_modified(exc):
+                cached = hot.get(key, etag, generation)
+                # None: evicted meanwhile by another thread; read it whole.
+                return cached if cached is not None else self._get(key, None, 0)
             raise _translate(exc, key) from exc
         image = StoredImage(self._meta(response, key), data)
-        if self._hot is not None:
-            self._hot.put(key, response.get("ETag"), image)
+        if hot is not None:
+            hot.put(key, response.get("ETag"), image, generation)
         return image
 
-    def _unchanged(self, exc: Exception, key: str, etag: object) -> StoredImage | None:
-        """The image in memory, if ``exc`` is S3's 304 for its ETag."""
-        if self._hot is None or not isinstance(exc, ClientError):
-            return None
-        if str(exc.response.get("Error", {}).get("Code", "")) != "304":
-            return None
-        cached = self._hot.get(key, etag)
-        if cached is None:  # evicted meanwhile by another thread: read it whole
-            self._hot.discard(key)
-            return self.get(key)
-        return cached
-
     def head(self, key: str) -> ImageMeta:
-        """Return the metadata from a HEAD request."""
+        """Return the metadata: from memory while trusted, else from a HEAD request."""
+        if self.hot is not None and (cached := self.hot.fresh(key)) is not None:
+            return cached.meta
         try:
             response = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
         except (ClientError, BotoCoreError) as exc:
@@ -122,15 +135,22 @@ class S3Storage:
             )
         except (ClientError, BotoCoreError) as exc:
             raise _translate(exc, key) from exc
+        finally:
+            self._forget(key)
 
     def delete(self, key: str) -> None:
         """Delete the object; S3 treats a missing key as success."""
-        if self._hot is not None:
-            self._hot.discard(key)
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
         except (ClientError, BotoCoreError) as exc:
             raise _translate(exc, key) from exc
+        finally:
+            self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        # After the change, so a read that raced it cannot put the old image back.
+        if self.hot is not None:
+            self.hot.discard(key)
 
     def keys(self, prefix: str) -> Iterator[str]:
         """Yield every stored key that starts with ``prefix``, page by page."""

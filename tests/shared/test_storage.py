@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.changes import AnnouncedStorage
 from shared.config import load_config
 from shared.keys import RenderRequest
 from shared.storage import ImageMeta, Storage, StorageUnavailable, make_storage
@@ -180,12 +181,16 @@ def test_make_storage_creates_a_missing_bucket(s3_endpoint: str) -> None:
 
 
 def test_make_storage_picks_the_filesystem(tmp_path: Path) -> None:
-    """A path or file:// URL gives the filesystem store at that path."""
+    """A path or file:// URL gives the filesystem store at that path, announcing changes."""
     for url in (str(tmp_path / "a"), f"file://{tmp_path / 'b'}"):
         config = load_config({"OGSHOT_ALLOWED_HOSTS": "example.com", "OGSHOT_STORAGE_URL": url})
         store = make_storage(config)
-        assert isinstance(store, FilesystemStorage)
-        assert str(store.root).startswith(str(tmp_path))
+        assert isinstance(store, AnnouncedStorage)
+        assert isinstance(store.store, FilesystemStorage)
+        assert str(store.store.root).startswith(str(tmp_path))
+        assert store.hot is store.store.hot
+        assert store.hot is not None
+        assert store.hot.freshness == 60
 
 
 def test_unreachable_s3_is_unavailable() -> None:

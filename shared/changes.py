@@ -1,0 +1,146 @@
+"""Changes to stored images, announced over Redis so that every web process drops its copy.
+
+Every store ogshot builds (``shared.storage.make_storage``) is an ``AnnouncedStorage``: once
+an image is replaced or deleted (a render, a pre-warm, the admin pages' delete and purge), its
+key is published on ``ogshot:changed``. Each web process runs one ``ChangeListener``: it drops
+each announced key from the process's in-memory cache (``shared.storage.hot``), and lets the
+cache serve without asking storage only while it is sure to hear: from its subscription (which
+first empties the cache, since changes made while it was deaf went unheard) until the
+connection fails or Redis stays silent longer than ``SILENCE``. While it is not listening
+every hit is confirmed with storage, as with ``OGSHOT_MEMORY_CACHE_SECONDS=0``.
+
+What can still go unheard: an announcement that could not be published (the writer lost
+Redis after storing; it logs a warning) or one lost in a connection that broke without
+telling for up to ``SILENCE``. The cache's freshness (``OGSHOT_MEMORY_CACHE_SECONDS``) bounds
+for how long such a change goes unseen (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from shared.storage import ImageMeta, Storage, StoredImage
+from shared.storage.hot import HotCache
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "ogshot:changed"
+# Seconds of quiet after which the listener pings Redis, and without any answer after which
+# it stops trusting the cache and connects again.
+PING_EVERY = 5.0
+SILENCE = 12.0
+# Seconds between attempts to subscribe again after a failure.
+RETRY = 1.0
+
+
+class AnnouncedStorage:
+    """A store that announces every replace and delete on ``CHANNEL`` once it is done."""
+
+    def __init__(self, store: Storage, client: redis.Redis) -> None:
+        self.store = store
+        self.client = client
+        self.name = store.name
+        # The store's in-memory cache, for a ChangeListener (None: it has none).
+        self.hot: HotCache | None = getattr(store, "hot", None)
+
+    def get(self, key: str) -> StoredImage:
+        """Return the image and its metadata."""
+        return self.store.get(key)
+
+    def head(self, key: str) -> ImageMeta:
+        """Return the metadata."""
+        return self.store.head(key)
+
+    def put(self, key: str, data: bytes, meta: ImageMeta) -> None:
+        """Store the image, then announce it (also after a failure: it may have landed)."""
+        try:
+            self.store.put(key, data, meta)
+        finally:
+            self._announce(key)
+
+    def delete(self, key: str) -> None:
+        """Delete the image, then announce it."""
+        try:
+            self.store.delete(key)
+        finally:
+            self._announce(key)
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the store can be used."""
+        self.store.check()
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Yield every stored key that starts with ``prefix``."""
+        return self.store.keys(prefix)
+
+    def _announce(self, key: str) -> None:
+        try:
+            self.client.publish(CHANNEL, key)
+        except redis.RedisError as exc:
+            # The change itself is done; web processes see it once their copy's freshness
+            # (OGSHOT_MEMORY_CACHE_SECONDS) runs out.
+            log.warning("change of key=%s not announced: %s", key, exc)
+
+
+class ChangeListener:
+    """One thread per web process: drops announced keys and switches the cache's trust."""
+
+    def __init__(self, client: redis.Redis, cache: HotCache) -> None:
+        self.client = client
+        self.cache = cache
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ogshot-changes", daemon=True)
+
+    def start(self) -> ChangeListener:
+        """Start listening in the background."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening (the cache stops trusting) and wait for the thread."""
+        self._stop.set()
+        self._thread.join(timeout=SILENCE)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listen()
+            except (redis.RedisError, OSError) as exc:
+                log.warning("not hearing changes to stored images, each hit asks storage: %s", exc)
+            self._stop.wait(RETRY)
+
+    def _listen(self) -> None:
+        # redis-py leaves pubsub() unannotated.
+        pubsub: Any = self.client.pubsub()  # type: ignore[no-untyped-call]
+        try:
+            pubsub.subscribe(CHANNEL)
+            heard = pinged = time.monotonic()
+            while not self._stop.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                now = time.monotonic()
+                if message is not None:
+                    heard = now
+                    self._handle(message)
+                elif now - heard > SILENCE:
+                    raise redis.ConnectionError(f"no answer from Redis for {SILENCE:g} s")
+                elif now - max(heard, pinged) >= PING_EVERY:
+                    pubsub.ping()  # its pong is the proof of life
+                    pinged = now
+        finally:
+            self.cache.trusted = False
+            pubsub.close()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "message":
+            self.cache.discard(str(message["data"]))
+        elif kind == "subscribe":
+            # Changes made before this moment may have gone unheard: start from nothing.
+            self.cache.clear()
+            self.cache.trusted = True
