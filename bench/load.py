@@ -146,6 +146,23 @@ def tree_pss_mb(root: int) -> float:
     return total_kb / 1024
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user and system) used so far by ``root`` and its descendants.
+
+    Each live process counts its own time and that of the children it has reaped (a
+    browser's content processes that ended, a browser replaced), so nothing that ended in
+    the tree is lost.
+    """
+    ticks = 0
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def busy_cores() -> float:
     """CPU seconds the whole machine has spent busy so far (all cores, idle and iowait left out)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

@@ -66,6 +66,8 @@ class Bench(contextlib.ExitStack):
         self.redis_base = self.enter_context(redis_server())
         self._s3: str | None = None
         self._databases = iter(range(1, 16))
+        # The pid of the gunicorn master serving each base URL ``web`` yielded.
+        self.web_pids: dict[str, int] = {}
 
     def s3_endpoint(self) -> str:
         """Start moto's S3 server on first use."""
@@ -106,8 +108,10 @@ class Bench(contextlib.ExitStack):
             argv = web_argv(load_config(env), f"127.0.0.1:{port}", None)
             argv[argv.index("web.wsgi:app")] = app
         log = self.tmp / f"web-{port}.log"
-        with serving(argv, port, env, log):
-            yield f"http://127.0.0.1:{port}"
+        with serving(argv, port, env, log) as proc:
+            url = f"http://127.0.0.1:{port}"
+            self.web_pids[url] = proc.pid
+            yield url
 
     @contextlib.contextmanager
     def worker(self, env: dict[str, str], web: str, concurrency: int) -> Iterator[int]:

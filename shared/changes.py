@@ -2,12 +2,13 @@
 
 Every store ogshot builds (``shared.storage.make_storage``) is an ``AnnouncedStorage``: once
 an image is replaced or deleted (a render, a pre-warm, the admin pages' delete and purge), its
-key is published on ``ogshot:changed``. Each web process runs one ``ChangeListener``: it drops
-each announced key from the process's in-memory cache (``shared.storage.hot``), and lets the
-cache serve without asking storage only while it is sure to hear: from its subscription (which
-first empties the cache, since changes made while it was deaf went unheard) until the
-connection fails or Redis stays silent longer than ``SILENCE``. While it is not listening
-every hit is confirmed with storage, as with ``OGSHOT_MEMORY_CACHE_SECONDS=0``.
+key is published on ``ogshot:changed:<Redis database>``. Each web process runs one
+``ChangeListener``: it drops each announced key from the process's in-memory cache
+(``shared.storage.hot``), and lets the cache serve without asking storage only while it is
+sure to hear: from its subscription (which first empties the cache, since changes made while
+it was deaf went unheard) until the connection fails or Redis stays silent longer than
+``SILENCE``. While it is not listening every hit is confirmed with storage, as with
+``OGSHOT_MEMORY_CACHE_SECONDS=0``.
 
 What can still go unheard: an announcement that could not be published (the writer lost
 Redis after storing; it logs a warning) or one lost in a connection that broke without
@@ -30,7 +31,13 @@ from shared.storage.hot import HotCache
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "ogshot:changed"
+CHANNEL = "ogshot:changed:"
+
+
+def channel(client: redis.Redis) -> str:
+    """The channel of the client's database: Redis has one set of channels for all its
+    databases, and deployments that share a server by database must not hear each other."""
+    return f"{CHANNEL}{client.connection_pool.connection_kwargs.get('db', 0)}"
 # Seconds of quiet after which the listener pings Redis, and without any answer after which
 # it stops trusting the cache and connects again.
 PING_EVERY = 5.0
@@ -40,11 +47,12 @@ RETRY = 1.0
 
 
 class AnnouncedStorage:
-    """A store that announces every replace and delete on ``CHANNEL`` once it is done."""
+    """A store that announces every replace and delete on its ``channel`` once it is done."""
 
     def __init__(self, store: Storage, client: redis.Redis) -> None:
         self.store = store
         self.client = client
+        self.channel = channel(client)
         self.name = store.name
         # The store's in-memory cache, for a ChangeListener (None: it has none).
         self.hot: HotCache | None = getattr(store, "hot", None)
@@ -81,7 +89,7 @@ class AnnouncedStorage:
 
     def _announce(self, key: str) -> None:
         try:
-            self.client.publish(CHANNEL, key)
+            self.client.publish(self.channel, key)
         except redis.RedisError as exc:
             # The change itself is done; web processes see it once their copy's freshness
             # (OGSHOT_MEMORY_CACHE_SECONDS) runs out.
@@ -119,7 +127,7 @@ class ChangeListener:
         # redis-py leaves pubsub() unannotated.
         pubsub: Any = self.client.pubsub()  # type: ignore[no-untyped-call]
         try:
-            pubsub.subscribe(CHANNEL)
+            pubsub.subscribe(channel(self.client))
             heard = pinged = time.monotonic()
             while not self._stop.is_set():
                 message = pubsub.get_message(timeout=1.0)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 from flask import Flask, current_app
@@ -16,6 +17,7 @@ from shared.imaging import load_fallback_file
 from shared.index import ImageIndex
 from shared.jobs import Sender, make_sender
 from shared.jobstore import JobStore
+from shared.keys import RenderRequest
 from shared.ratelimit import RateLimits
 from shared.redisconn import connect
 from shared.singleflight import SingleFlight
@@ -46,6 +48,9 @@ class Services:
     # misses cannot take every thread away from cache hits.
     waiters: threading.BoundedSemaphore
     fallback_file: tuple[bytes, str] | None
+    # The image routes' (raw URL, format, query string) -> (request, key), remembered
+    # (web.image.resolver).
+    resolve: Callable[[str, str | None, bytes], tuple[RenderRequest, str]] = field(init=False)
 
 
 def create_app(
@@ -69,7 +74,7 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.converters["everything"] = EverythingConverter
     client = flight.client if flight else connect(config.redis_url)
-    app.extensions["ogshot"] = Services(
+    app.extensions["ogshot"] = svc = Services(
         config=config,
         policy=UrlPolicy.from_config(config),
         storage=AnnouncedStorage(storage, client) if storage is not None else make_storage(config),
@@ -84,6 +89,7 @@ def create_app(
         waiters=threading.BoundedSemaphore(config.max_waiting),
         fallback_file=load_fallback_file(config.fallback_image) if config.fallback_image else None,
     )
+    svc.resolve = image.resolver(svc)
     app.register_blueprint(image.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -21,19 +22,26 @@ def note(**fields: str) -> None:
     g.access_fields = {**g.get("access_fields", {}), **fields}
 
 
+_STARTED = "ogshot.started"
+
+
 def install(app: Flask) -> None:
     """Time every request and log it once it has its response."""
+    inner = app.wsgi_app
 
-    @app.before_request
-    def _start() -> None:
-        g.access_started = time.perf_counter()
+    def timed(environ: dict[str, Any], start_response: Any) -> Any:
+        # Stamped here rather than in a before_request hook, which cost a hit more.
+        environ[_STARTED] = time.perf_counter()
+        return inner(environ, start_response)
+
+    app.wsgi_app = timed  # type: ignore[method-assign]
 
     @app.after_request
     def _log(response: Response) -> Response:
         fields = g.get("access_fields", {})
         target = fields.pop("url", None) or request.path
         extra = "".join(f" {name}={value}" for name, value in fields.items())
-        started = g.get("access_started", time.perf_counter())
+        started = request.environ.get(_STARTED) or time.perf_counter()
         log.info("%s %s%s status=%d ms=%.1f", request.method, target, extra,
                  response.status_code, (time.perf_counter() - started) * 1000)  # fmt: skip
         return response

@@ -62,24 +62,47 @@ def image_by_query() -> Response:
 
 def _serve(raw_url: str, fmt: str | None) -> Response:
     svc = services()
-    url = svc.policy.normalize(raw_url)
-    args = request.args
-    given: dict[str, Any] = {
-        keyword: args.getlist(name) if name == "hide" else args.get(name)
-        for name, keyword in OPTIONS.items()
-        if name in args
-    }
-    wanted = RenderRequest.build(url, format=fmt, **given)
-    # The site signed what it wrote; the sites file's defaults come after, under its options.
-    _check_signature(svc, raw_url, wanted)
-    if defaults := svc.policy.site_defaults(url):
-        wanted = RenderRequest.build(url, format=fmt, **{**defaults, **given})
-    key = wanted.cache_key()
+    wanted, key = svc.resolve(raw_url, fmt, request.query_string)
     response = _lookup(svc, wanted, key)
     outcome = response.headers.get("X-Ogshot-Cache", "none")
-    IMAGE_REQUESTS.labels(outcome).inc()
+    _counter(outcome).inc()
     access.note(url=wanted.url, key=key, task=g.get("job_id", "-"), cache=outcome)
     return response
+
+
+# The counter of each outcome, looked up once (labels() takes a lock and builds a key).
+_counter = functools.lru_cache(maxsize=None)(IMAGE_REQUESTS.labels)
+
+
+def resolver(svc: Services) -> Callable[[str, str | None, bytes], tuple[RenderRequest, str]]:
+    """Return ``resolve(raw_url, format, query string) -> (request, cache key)`` for the
+    image routes, which remembers its answers for the most recent image URLs.
+
+    What it does (normalize, parse and check the options and the signature, apply the sites
+    file, hash the key) depends on the request's path and query alone and on settings fixed
+    for the process's life, and was most of a hit's own work (docs/benchmarks.md): a crawler
+    asking for a hot image again gets the answer from memory. Refusals raise, and are not
+    remembered.
+    """
+
+    @functools.lru_cache(maxsize=4096)
+    def resolve(raw_url: str, fmt: str | None, _query: bytes) -> tuple[RenderRequest, str]:
+        # _query is the key for request.args, which is parsed from it.
+        url = svc.policy.normalize(raw_url)
+        args = request.args
+        given: dict[str, Any] = {
+            keyword: args.getlist(name) if name == "hide" else args.get(name)
+            for name, keyword in OPTIONS.items()
+            if name in args
+        }
+        wanted = RenderRequest.build(url, format=fmt, **given)
+        # The site signed what it wrote; the sites file's defaults come after, under its options.
+        _check_signature(svc, raw_url, wanted)
+        if defaults := svc.policy.site_defaults(url):
+            wanted = RenderRequest.build(url, format=fmt, **{**defaults, **given})
+        return wanted, wanted.cache_key()
+
+    return resolve
 
 
 # The image URL's query options (the format is its extension), to RenderRequest.build's keywords.

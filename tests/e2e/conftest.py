@@ -43,6 +43,7 @@ class Stack:
     storage: Storage
     pages: PageServer
     logs: Path
+    env: dict[str, str] = field(default_factory=dict)  # every ogshot process's environment
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def page(self, name: str, **query: str) -> str:
@@ -132,6 +133,7 @@ def stack(
         storage=storage,
         pages=pages,
         logs=tmp,
+        env=full_env,
     )
     try:
         stack.procs.append(start(["ogshot", "worker"], full_env, tmp / "worker.log"))

@@ -165,3 +165,18 @@ def test_a_change_that_cannot_be_announced_is_still_made(
         writer.put(KEY, b"image", meta_for(b"image"))
     assert writer.get(KEY).data == b"image"
     assert f"change of key={KEY} not announced" in caplog.text
+
+
+def test_deployments_on_other_databases_are_not_heard(tmp_path: Path, redis_base: str) -> None:
+    """Redis shares channels across databases: each database has its own."""
+    reader = FilesystemStorage(tmp_path, HOT, LONG)
+    other = AnnouncedStorage(FilesystemStorage(tmp_path / "other"), connect(f"{redis_base}/9"))
+    reader.put(KEY, b"image", meta_for(b"image"))
+    with listening(f"{redis_base}/8", reader.hot):
+        reader.get(KEY)
+        other.put(KEY, b"theirs", meta_for(b"theirs"))
+        same = AnnouncedStorage(FilesystemStorage(tmp_path / "same"), connect(f"{redis_base}/8"))
+        same.delete("v1/00/00/unrelated.png")  # heard: a later announcement than theirs
+        assert poll(lambda: reader.hot is not None and reader.hot.generation() > 1)
+        assert reader.hot is not None
+        assert reader.hot.version(KEY) is not None
