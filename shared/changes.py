@@ -38,6 +38,8 @@ def channel(client: redis.Redis) -> str:
     """The channel of the client's database: Redis has one set of channels for all its
     databases, and deployments that share a server by database must not hear each other."""
     return f"{CHANNEL}{client.connection_pool.connection_kwargs.get('db', 0)}"
+
+
 # Seconds of quiet after which the listener pings Redis, and without any answer after which
 # it stops trusting the cache and connects again.
 PING_EVERY = 5.0
