@@ -30,6 +30,7 @@ import requests
 from bench import encoding
 from bench.load import (
     PacedResult,
+    PeakPss,
     WrkResult,
     busy_cores,
     paced,
@@ -198,8 +199,47 @@ def _expect_miss(web: str, page: str) -> None:
         raise RuntimeError(f"expected a rendered miss, got {outcome}")
 
 
+@dataclass(frozen=True)
+class StampedeFigures:
+    """One stampede run."""
+
+    loads: int
+    stored: int
+    burst_errors: int
+    hit_errors: int
+    outcomes: str
+    quiet_p99: float
+    loud_p99: float
+
+
 def stampede(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
-    """A burst of uncached URLs with the default settings, while hits keep coming."""
+    """A burst of uncached URLs with the default settings while hits keep coming: on shared
+    CPUs, then with web and worker pinned to CPUs of their own (as on separate machines)."""
+    shared = _stampede_run(bench, sizes)
+    with bench.pinned() as layout:
+        pinned = _stampede_run(bench, sizes)
+    both = (shared, pinned)
+    target = f"<= {sizes.stampede_urls}"
+    return table(
+        f"Stampede: {sizes.stampede_requests} requests in {sizes.stampede_seconds:g} s over "
+        f"{sizes.stampede_urls} uncached URLs, defaults (2 Firefox workers, 4 s wait), "
+        "with a steady stream of hits (wrk, 4 connections, 20 ms apart). Pinned: "
+        + layout.describe(),
+        ["figure", "shared CPUs", "pinned", "target"],
+        [
+            ["page loads at the origin", *(f.loads for f in both), target],
+            ["images stored afterwards", *(f.stored for f in both), sizes.stampede_urls],
+            ["5xx or no answer (burst)", *(f.burst_errors for f in both), 0],
+            ["non-2xx/3xx (hits)", *(f.hit_errors for f in both), 0],
+            ["burst answers", *(f.outcomes for f in both), ""],
+            ["hit p99 ms, quiet", *(f.quiet_p99 for f in both), ""],
+            ["hit p99 ms, during the burst", *(f.loud_p99 for f in both), ""],
+            ["x quiet", *(f.loud_p99 / f.quiet_p99 for f in both), "<= 2 (pinned)"],
+        ],
+    )
+
+
+def _stampede_run(bench: Bench, sizes: Sizes) -> StampedeFigures:
     env = bench.env("fs")  # the defaults: firefox, 2 worker processes, 4 s miss wait
     hit_page = bench.cached(env, sample_png(), f"stampede-hit-{uuid.uuid4().hex}")
     run = uuid.uuid4().hex[:8]
@@ -221,23 +261,14 @@ def stampede(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
         loud = steady()
         runner.join()
         stored = _wait_stored(env, [bench.pages.url(p) for p in paths], timeout=180)
-    loads = sum(bench.pages.count(p) for p in paths)
-    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(burst[0].outcomes.items()))
-    return table(
-        f"Stampede: {sizes.stampede_requests} requests in {seconds:g} s over "
-        f"{sizes.stampede_urls} uncached URLs, defaults (2 Firefox workers, 4 s wait), "
-        "with a steady stream of hits (wrk, 4 connections, 20 ms apart)",
-        ["figure", "value", "target"],
-        [
-            ["page loads at the origin", loads, f"<= {sizes.stampede_urls}"],
-            ["images stored afterwards", stored, sizes.stampede_urls],
-            ["5xx or no answer (burst)", burst[0].server_errors, 0],
-            ["non-2xx/3xx (hits)", quiet.bad + loud.bad + quiet.errors + loud.errors, 0],
-            ["burst answers", outcomes, ""],
-            ["hit p99 ms, quiet", quiet.p99, ""],
-            ["hit p99 ms, during the burst", loud.p99, ""],
-            ["x quiet", loud.p99 / quiet.p99, "<= 2"],
-        ],
+    return StampedeFigures(
+        loads=sum(bench.pages.count(p) for p in paths),
+        stored=stored,
+        burst_errors=burst[0].server_errors,
+        hit_errors=quiet.bad + loud.bad + quiet.errors + loud.errors,
+        outcomes=", ".join(f"{k} {v}" for k, v in sorted(burst[0].outcomes.items())),
+        quiet_p99=quiet.p99,
+        loud_p99=loud.p99,
     )
 
 
@@ -260,27 +291,36 @@ def _wait_stored(env: dict[str, str], pages: list[str], timeout: float) -> int:
 
 
 def scale(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
-    """Renders per second with 1 and 2 worker processes, per engine."""
+    """Renders per second with 1 and 2 worker processes, per engine, and what each render
+    costs: CPU seconds of the whole worker (pool processes, browsers and their content,
+    GPU and utility processes) per render, and the peak PSS of one render process with its
+    browser."""
     rows = []
     for engine in engines:
-        rates, cores = [], []
+        figures = []
         for processes in (1, 2):
             env = bench.env("fs", OGSHOT_BROWSER=engine, OGSHOT_MISS_WAIT="60",
                             OGSHOT_MAX_WAITING="64")  # fmt: skip
             pages = [bench.pages.url(f"/page/scale-{uuid.uuid4().hex}")
                      for _ in range(sizes.scale_renders)]  # fmt: skip
-            with bench.web(env) as web, bench.worker(env, web, processes):
-                busy = busy_cores()
-                seconds = _timed(fetch_all, web, pages) / 1000
-                cores.append((busy_cores() - busy) / seconds)
-            rates.append(sizes.scale_renders / seconds)
-        rows.append([engine, rates[0], cores[0], rates[1], cores[1], rates[1] / rates[0]])
+            with bench.web(env) as web, bench.worker(env, web, processes) as pid:
+                busy, cpu = busy_cores(), tree_cpu_seconds(pid)
+                with PeakPss(pid) as peak:
+                    seconds = _timed(fetch_all, web, pages) / 1000
+                cores = (busy_cores() - busy) / seconds
+                per_render = (tree_cpu_seconds(pid) - cpu) / sizes.scale_renders
+            figures.append((sizes.scale_renders / seconds, cores, per_render, peak.mb))
+        (rate1, cores1, cpu1, mb1), (rate2, cores2, cpu2, mb2) = figures
+        rows.append([engine, rate1, cores1, round(cpu1 * 1000), round(mb1), rate2, cores2,
+                     round(cpu2 * 1000), round(mb2), rate2 / rate1, cpu2 / cpu1])  # fmt: skip
     return table(
-        f"Scale: {sizes.scale_renders} renders requested at once; CPU: cores of the machine "
-        f"busy meanwhile (of {os.cpu_count()})",
-        ["engine", "renders/s, 1 process", "CPU", "renders/s, 2 processes", "CPU", "x 1 process"],
+        f"Scale: {sizes.scale_renders} renders requested at once, 1 then 2 worker processes; "
+        f"cores: of the machine's {os.cpu_count()} busy meanwhile; CPU ms: of the worker and "
+        "its browsers per render; MiB: peak PSS of one render process with its browser",
+        ["engine", "renders/s, 1", "cores", "CPU ms/render", "MiB", "renders/s, 2", "cores",
+         "CPU ms/render", "MiB each", "x renders/s", "x CPU ms/render"],
         rows,
-    )
+    )  # fmt: skip
 
 
 MEMORY_HEADER = ["engine", "MiB after warm-up", "MiB peak", "MiB at end", "x peak", "x end",

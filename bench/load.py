@@ -146,6 +146,42 @@ def tree_pss_mb(root: int) -> float:
     return total_kb / 1024
 
 
+class PeakPss:
+    """Samples, while the block runs, the PSS of each child of ``root`` with its own
+    descendants (a worker's pool process with its browser); ``mb``: the largest seen."""
+
+    EVERY = 0.25
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakPss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            for child in _children(self.root):
+                self.mb = max(self.mb, tree_pss_mb(child))
+            if self._stop.wait(self.EVERY):
+                return
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
 def tree_cpu_seconds(root: int) -> float:
     """CPU seconds (user and system) used so far by ``root`` and its descendants.
 

@@ -10,10 +10,12 @@ import contextlib
 import io
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -29,7 +31,7 @@ from tests.helpers import (
     PageServer,
     free_port,
     ogshot_env,
-    redis_server,
+    redis_argv,
     s3_server,
     serving,
     start,
@@ -55,6 +57,36 @@ def sample_png() -> bytes:
     return encode(image, "png")
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Which CPUs each side of a deployment may use, standing for separate machines."""
+
+    web: tuple[int, ...]  # the web tier, Redis and the load generator
+    worker: tuple[int, ...]  # the worker with its browsers, and the page server
+
+    @classmethod
+    def split(cls) -> Layout:
+        """Half of this process's CPUs each (the web side gets the smaller half)."""
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("pinning web and worker apart needs at least two CPUs")
+        half = len(cpus) // 2
+        return cls(tuple(cpus[:half]), tuple(cpus[half:]))
+
+    def describe(self) -> str:
+        """One line for the report."""
+        return (f"CPU {_cpus(self.web)}: web tier, Redis, load generator; "
+                f"CPU {_cpus(self.worker)}: worker, its browsers, page server")  # fmt: skip
+
+
+def _cpus(cpus: tuple[int, ...]) -> str:
+    return ",".join(str(cpu) for cpu in cpus)
+
+
+def _threads(pid: int) -> list[int]:
+    return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+
+
 class Bench(contextlib.ExitStack):
     """The shared servers of one benchmark run, and the processes started on top of them."""
 
@@ -63,11 +95,42 @@ class Bench(contextlib.ExitStack):
         self.tmp = tmp
         self.pages = PageServer()
         self.callback(self.pages.close)
-        self.redis_base = self.enter_context(redis_server())
+        port = free_port()
+        self._redis = self.enter_context(serving(redis_argv(port), port))
+        self.redis_base = f"redis://127.0.0.1:{port}"
         self._s3: str | None = None
         self._databases = iter(range(1, 16))
         # The pid of the gunicorn master serving each base URL ``web`` yielded.
         self.web_pids: dict[str, int] = {}
+        # While ``pinned``: the CPUs web and worker processes are started on.
+        self.layout: Layout | None = None
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[Layout]:
+        """Keep each side of the deployment on its own CPUs (as taskset does) until the
+        block ends: web and worker processes started meanwhile, Redis, the page server's
+        threads, and this thread, whose threads and children (the load generators) follow."""
+        layout = Layout.split()
+        sides = dict.fromkeys((*_threads(self._redis.pid), threading.get_native_id()), layout.web)
+        sides[self.pages.thread_id] = layout.worker  # its request threads inherit it
+        saved = {tid: os.sched_getaffinity(tid) for tid in sides}
+        for tid, cpus in sides.items():
+            os.sched_setaffinity(tid, cpus)
+        self.layout = layout
+        try:
+            yield layout
+        finally:
+            self.layout = None
+            for tid, cpus in saved.items():
+                with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                    os.sched_setaffinity(tid, cpus)
+
+    def _on(self, side: str, argv: list[str]) -> list[str]:
+        """``argv`` started on ``side``'s CPUs while pinned."""
+        if self.layout is None:
+            return argv
+        cpus = self.layout.web if side == "web" else self.layout.worker
+        return ["taskset", "--cpu-list", _cpus(cpus), *argv]
 
     def s3_endpoint(self) -> str:
         """Start moto's S3 server on first use."""
@@ -108,7 +171,7 @@ class Bench(contextlib.ExitStack):
             argv = web_argv(load_config(env), f"127.0.0.1:{port}", None)
             argv[argv.index("web.wsgi:app")] = app
         log = self.tmp / f"web-{port}.log"
-        with serving(argv, port, env, log) as proc:
+        with serving(self._on("web", argv), port, env, log) as proc:
             url = f"http://127.0.0.1:{port}"
             self.web_pids[url] = proc.pid
             yield url
@@ -118,7 +181,7 @@ class Bench(contextlib.ExitStack):
         """Run ``ogshot worker``; yield its pid once each pool process has rendered once."""
         log = self.tmp / f"worker-{uuid.uuid4().hex[:8]}.log"
         argv = [OGSHOT, "worker", "--concurrency", str(concurrency)]
-        proc = start(argv, env, log)
+        proc = start(self._on("worker", argv), env, log)
         try:
             warm = [
                 self.pages.url(f"/page/warm-{uuid.uuid4().hex}") for _ in range(concurrency * 2)

@@ -257,6 +257,13 @@ class PageServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
 
+    @property
+    def thread_id(self) -> int:
+        """The serving thread's kernel id (its request threads are started from it)."""
+        native = self._thread.native_id
+        assert native is not None
+        return native
+
     def url(self, path: str) -> str:
         """Return the absolute URL of ``path`` on this server."""
         return f"{self.scheme}://{self.host}:{self.port}{path}"

@@ -31,7 +31,8 @@ def test_bench_quick_prints_every_table() -> None:
         assert f"### {title}" in out, out
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|")}
     assert {"bare Flask route (baseline)", "ogshot, filesystem", "ogshot, S3 (moto)"} <= set(rows)
-    # Not timings: one origin load per uncached URL, every image stored, no server error.
-    assert rows["page loads at the origin"].split("|")[2].strip() == "4"
-    assert rows["images stored afterwards"].split("|")[2].strip() == "4"
-    assert rows["5xx or no answer (burst)"].split("|")[2].strip() == "0"
+    # Not timings: one origin load per uncached URL, every image stored, no server error,
+    # on shared CPUs and pinned apart.
+    for figure, value in (("page loads at the origin", "4"), ("images stored afterwards", "4"),
+                          ("5xx or no answer (burst)", "0")):  # fmt: skip
+        assert [cell.strip() for cell in rows[figure].split("|")[2:4]] == [value, value]

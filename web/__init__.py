@@ -24,6 +24,9 @@ from shared.singleflight import SingleFlight
 from shared.storage import Storage, make_storage
 from shared.urlpolicy import UrlPolicy
 
+# (page URL, format, query string, whether the URL is still percent-encoded) -> (request, key)
+Resolve = Callable[[str, str | None, bytes, bool], tuple[RenderRequest, str]]
+
 
 class EverythingConverter(PathConverter):
     """Like ``path`` but may start with "/": a page URL such as "//host/" must reach the view."""
@@ -48,9 +51,9 @@ class Services:
     # misses cannot take every thread away from cache hits.
     waiters: threading.BoundedSemaphore
     fallback_file: tuple[bytes, str] | None
-    # The image routes' (raw URL, format, query string) -> (request, key), remembered
+    # The image routes' page URL, format, query string -> request and key, remembered
     # (web.image.resolver).
-    resolve: Callable[[str, str | None, bytes], tuple[RenderRequest, str]] = field(init=False)
+    resolve: Resolve = field(init=False)
 
 
 def create_app(

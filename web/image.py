@@ -21,7 +21,7 @@ from shared.redisconn import QueueUnavailable
 from shared.singleflight import DONE_OK
 from shared.storage import ImageMeta, StorageUnavailable, StoredImage
 from shared.urlpolicy import InvalidURL, RefusedURL, url_host
-from web import Services, access, services
+from web import Resolve, Services, access, services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("image", __name__)
@@ -51,18 +51,19 @@ def image_by_path(_spec: str) -> Response:
     stem, dot, ext = encoded.rpartition(".")
     if not dot or ext.lower() not in FORMATS:
         raise InvalidURL("image path must end in .png, .jpg, .jpeg or .webp")
-    return _serve(unquote_plus(stem), ext)
+    return _serve(stem, ext, quoted=True)
 
 
 @bp.get("/image")
 def image_by_query() -> Response:
     """Serve ``/image?url=<page URL>&format=png``."""
-    return _serve(request.args.get("url", ""), request.args.get("format"))
+    return _serve(request.args.get("url", ""), request.args.get("format"), quoted=False)
 
 
-def _serve(raw_url: str, fmt: str | None) -> Response:
+def _serve(spec: str, fmt: str | None, *, quoted: bool) -> Response:
+    """Serve the page URL ``spec`` (still percent-encoded if ``quoted``)."""
     svc = services()
-    wanted, key = svc.resolve(raw_url, fmt, request.query_string)
+    wanted, key = svc.resolve(spec, fmt, request.query_string, quoted)
     response = _lookup(svc, wanted, key)
     outcome = response.headers.get("X-Ogshot-Cache", "none")
     _counter(outcome).inc()
@@ -74,9 +75,9 @@ def _serve(raw_url: str, fmt: str | None) -> Response:
 _counter = functools.lru_cache(maxsize=None)(IMAGE_REQUESTS.labels)
 
 
-def resolver(svc: Services) -> Callable[[str, str | None, bytes], tuple[RenderRequest, str]]:
-    """Return ``resolve(raw_url, format, query string) -> (request, cache key)`` for the
-    image routes, which remembers its answers for the most recent image URLs.
+def resolver(svc: Services) -> Resolve:
+    """Return ``resolve(page URL, format, query string, quoted) -> (request, cache key)``
+    for the image routes, which remembers its answers for the most recent image URLs.
 
     What it does (normalize, parse and check the options and the signature, apply the sites
     file, hash the key) depends on the request's path and query alone and on settings fixed
@@ -86,8 +87,11 @@ def resolver(svc: Services) -> Callable[[str, str | None, bytes], tuple[RenderRe
     """
 
     @functools.lru_cache(maxsize=4096)
-    def resolve(raw_url: str, fmt: str | None, _query: bytes) -> tuple[RenderRequest, str]:
+    def resolve(
+        spec: str, fmt: str | None, _query: bytes, quoted: bool
+    ) -> tuple[RenderRequest, str]:
         # _query is the key for request.args, which is parsed from it.
+        raw_url = unquote_plus(spec) if quoted else spec
         url = svc.policy.normalize(raw_url)
         args = request.args
         given: dict[str, Any] = {

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from worker.engines import await_ready
+from worker.engines import POLL_SECONDS, QUIET_SECONDS, await_ready, next_look
 
 
 def never_called(*_args: object) -> str:
@@ -45,3 +45,12 @@ def test_pending_requests_are_named_three_at_most() -> None:
     )
     kept_starting = await_ready(lambda s: [], lambda: "", lambda s: "ready", 3, 10)
     assert kept_starting == "timeout: the network never went quiet (requests kept starting)"
+
+
+def test_the_engine_looks_again_when_the_network_could_first_be_quiet() -> None:
+    """While requests are pending it looks every POLL_SECONDS; with none, not before the
+    quiet window since the last one could have passed (and never less than a poll)."""
+    assert next_look(True, 0.0) == POLL_SECONDS
+    assert abs(next_look(False, 0.03) - (QUIET_SECONDS - 0.03)) < 1e-9
+    assert next_look(False, QUIET_SECONDS) == POLL_SECONDS
+    assert next_look(False, 10.0) == POLL_SECONDS

@@ -24,7 +24,6 @@ from worker.engines import (
     MAX_REDIRECTS,
     PAGE_SCRIPT,
     PLAIN,
-    POLL_SECONDS,
     QUIET_SECONDS,
     SETTLE_SCRIPT,
     STATUS_SCRIPT,
@@ -37,6 +36,7 @@ from worker.engines import (
     Shot,
     check_status,
     element_box,
+    next_look,
     same_document,
     user_agent,
 )
@@ -281,7 +281,8 @@ class ChromiumEngine(PageSteps):
                 return None
             if time.monotonic() >= deadline:
                 return list(requests.pending.values())
-            time.sleep(POLL_SECONDS)
+            pause = next_look(bool(requests.pending), time.time() - requests.last)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
 
     def _hide_consent(self) -> str:
         if not self._consent:

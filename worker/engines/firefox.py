@@ -100,6 +100,11 @@ PREFS = {
     # Scrollbars that overlay the page instead of taking 12 px of the viewport: the image is
     # the full width of the page (Chromium: --hide-scrollbars).
     "ui.useOverlayScrollbars": 1,
+    # One content process for every site, as before site isolation: with it, each render of
+    # another site than the last started a new process, 60-90 ms of CPU more (bench/
+    # render_cost.py; docs/benchmarks.md). The tab shows one page at a time and its data is
+    # cleared before each, so a render still starts clean.
+    "fission.autostart": False,
 }
 
 
@@ -153,9 +158,12 @@ const done = arguments[arguments.length - 1];
 const net = window.ogshotNetwork;
 const deadline = Date.now() + budget;
 const look = () => {
-  if (!net.pending.size && Date.now() - net.last >= quiet) return done(null);
+  const idle = Date.now() - net.last;
+  if (!net.pending.size && idle >= quiet) return done(null);
   if (Date.now() >= deadline) return done([...net.pending.values()]);
-  setTimeout(look, poll);
+  // As next_look: with nothing pending, not before the quiet window could have passed.
+  const pause = net.pending.size ? poll : Math.max(poll, quiet - idle);
+  setTimeout(look, Math.min(pause, Math.max(0, deadline - Date.now())));
 };
 look();
 """
