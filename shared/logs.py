@@ -64,12 +64,13 @@ class _BatchWriter(threading.Thread):
         super().__init__(name="ogshot-log-writer", daemon=True)
         self.records = records
         self.out = out
-        self._stop = threading.Event()
+        # Not "_stop": Thread has a method of that name, which join() calls.
+        self._stopping = threading.Event()
         self.start()
 
     def run(self) -> None:
         """Write a batch each PAUSE until stopped, then what is left."""
-        while not self._stop.wait(self.PAUSE):
+        while not self._stopping.wait(self.PAUSE):
             self._drain()
         self._drain()
 
@@ -90,7 +91,7 @@ class _BatchWriter(threading.Thread):
 
     def stop(self) -> None:
         """Write what is still queued and end."""
-        self._stop.set()
+        self._stopping.set()
         self.join(timeout=5)
 
 

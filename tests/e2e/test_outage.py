@@ -123,11 +123,13 @@ def s3_outage_stack(tmp_path: Path, redis_base: str) -> Iterator[tuple[str, int,
 def test_storage_outage_and_recovery(
     s3_outage_stack: tuple[str, int, Path, list], pages: PageServer
 ) -> None:
-    """While S3 is down requests get the fallback (never a 500) and a render whose upload
-    failed is retried with backoff; once S3 is back it succeeds, without a restart."""
+    """While S3 is down an image the web holds in memory is still served and anything else
+    gets the fallback (never a 500); a render whose upload failed is retried with backoff;
+    once S3 is back it succeeds, without a restart."""
     web, s3_port, worker_log, servers = s3_outage_stack
     cached = pages.url("/page/s3-outage-cached")
     assert until_rendered(web, cached).headers["X-Ogshot-Cache"] in ("miss", "hit")
+    before = image(web, cached)
 
     slow = pages.url("/page/s3-outage-slow?delay=3")
     waiting: list[requests.Response] = []
@@ -137,7 +139,10 @@ def test_storage_outage_and_recovery(
     while not pages.count("/page/s3-outage-slow") and time.monotonic() < until_loaded:
         time.sleep(0.1)
     stop_process(servers[0])  # S3 goes away while the page renders
-    down = image(web, cached)
+    held = image(web, cached)  # in the web's memory, trusted while it hears Redis
+    assert (held.status_code, held.headers["X-Ogshot-Cache"]) == (200, "hit")
+    assert held.content == before.content
+    down = image(web, pages.url("/page/s3-outage-never-rendered"))
     assert down.status_code == 200
     assert down.headers["X-Ogshot-Cache"] == "fallback"
     assert requests.get(f"{web}/readyz", timeout=30).json()["failing"].get("storage")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import queue
 
 import pytest
 
 from shared.config import load_config
-from shared.logs import setup_logging
+from shared.logs import _BatchWriter, setup_logging
 
 
 def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,3 +35,18 @@ def test_text_is_the_default(capsys: pytest.CaptureFixture[str]) -> None:
         assert capsys.readouterr().err.strip().endswith("WARNING ogshot.test plain")
     finally:
         logging.getLogger().handlers.clear()
+
+
+def test_background_lines_are_written_in_order_and_stop_writes_the_rest() -> None:
+    """The writer thread writes queued lines in batches, in order; stop() writes what is left
+    and ends the thread cleanly."""
+    out = io.StringIO()
+    stream: logging.StreamHandler[io.StringIO] = logging.StreamHandler(out)
+    stream.setFormatter(logging.Formatter("%(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    writer = _BatchWriter(records, stream)  # type: ignore[arg-type]
+    for i in range(500):
+        records.put(logging.makeLogRecord({"msg": f"line {i}"}))
+    writer.stop()
+    assert not writer.is_alive()
+    assert out.getvalue().splitlines() == [f"line {i}" for i in range(500)]
