@@ -53,6 +53,7 @@ class Sizes:
     """How much each section does."""
 
     hit_seconds: float = 10
+    hit_rounds: int = 3
     misses: int = 10
     stampede_requests: int = 600
     stampede_urls: int = 50
@@ -63,7 +64,7 @@ class Sizes:
     encoding_runs: int = 10
 
 
-QUICK = Sizes(hit_seconds=1, misses=2, stampede_requests=20, stampede_urls=4,
+QUICK = Sizes(hit_seconds=1, hit_rounds=1, misses=2, stampede_requests=20, stampede_urls=4,
               stampede_seconds=2, scale_renders=2, memory_renders=4, memory_step=2,
               encoding_runs=1)  # fmt: skip
 
@@ -79,13 +80,10 @@ def table(title: str, header: list[str], rows: list[list[object]]) -> list[str]:
     return lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
 
 
-HIT_ROUNDS = 3
-
-
 def hit(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
     """A cached image at concurrency 32, each store, against a bare Flask route.
 
-    The three servers run side by side and take turns (HIT_ROUNDS rounds), so a slow spell
+    The three servers run side by side and take turns (``hit_rounds`` rounds), so a slow spell
     of the machine hits each alike; the median round counts. CPU: milliseconds the server's
     processes spent per request, the cost that decides how many hits a core serves.
     """
@@ -107,7 +105,7 @@ def hit(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
             warm = requests.get(urls[name], timeout=30)  # warm: imports, connections
             if warm.content != data:
                 raise RuntimeError(f"{name} did not answer with the cached image")
-        for _ in range(HIT_ROUNDS):
+        for _ in range(sizes.hit_rounds):
             for name, url in urls.items():
                 pid = bench.web_pids[url.split("/image/")[0]]
                 cpu = tree_cpu_seconds(pid)
@@ -116,13 +114,13 @@ def hit(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
     rows = []
     baseline = None
     for name, _ in servers:
-        result, cpu = sorted(runs[name], key=lambda run: run[0].rate)[HIT_ROUNDS // 2]
+        result, cpu = sorted(runs[name], key=lambda run: run[0].rate)[sizes.hit_rounds // 2]
         baseline = baseline or result
         rows.append([name, round(result.rate), result.p50, result.p99, cpu * 1000,
                      result.bad + result.errors, result.rate / baseline.rate])  # fmt: skip
     return table(
         f"Hit path: one cached {len(data) // 1024} KiB PNG, wrk, 32 connections, "
-        f"median of {HIT_ROUNDS} turns of {turn} s",
+        f"median of {sizes.hit_rounds} turns of {turn} s",
         ["server", "req/s", "p50 ms", "p99 ms", "CPU ms/request", "errors", "x baseline req/s"],
         rows,
     )

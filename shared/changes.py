@@ -46,6 +46,8 @@ PING_EVERY = 5.0
 SILENCE = 12.0
 # Seconds between attempts to subscribe again after a failure.
 RETRY = 1.0
+# Longest wait for a message before looking at the clock (and at stop()) again.
+WAKE = 0.25
 
 
 class AnnouncedStorage:
@@ -132,7 +134,7 @@ class ChangeListener:
             pubsub.subscribe(channel(self.client))
             heard = pinged = time.monotonic()
             while not self._stop.is_set():
-                message = pubsub.get_message(timeout=1.0)
+                message = pubsub.get_message(timeout=WAKE)
                 now = time.monotonic()
                 if message is not None:
                     heard = now
