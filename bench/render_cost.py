@@ -7,7 +7,8 @@ processes) per render, with one site and with renders alternating between two si
 
 ``--pref`` (Firefox) and ``--arg`` (Chromium) try a setting on top of ogshot's own: what was
 tried, and what it changed, is in docs/benchmarks.md. Each setting is judged by the figures
-and by the pixels of a page with a consent banner, which must not change.
+and by the pixels of a busy page (bench/encoding.py's: text, CJK, emoji, a gradient, a
+canvas), which must not change.
 """
 
 from __future__ import annotations
@@ -19,23 +20,22 @@ import json
 import os
 import time
 import uuid
-from pathlib import Path
 
 from PIL import Image
 
+from bench.encoding import PAGE as BUSY
 from bench.load import tree_cpu_seconds, tree_pids, tree_pss_mb
 from tests.helpers import PageServer
 from worker.engines import make_engine
 
 WARM = 5
-BANNER = Path(__file__).resolve().parents[1] / "tests" / "pages" / "onetrust.html"
 
 
 def _pixels(png: bytes) -> str:
     return hashlib.sha256(Image.open(io.BytesIO(png)).convert("RGB").tobytes()).hexdigest()[:12]
 
 
-def measure(engine: str, pages: list[str], banner: str) -> list[object]:
+def measure(engine: str, pages: list[str], busy: str) -> list[object]:
     """Render ``pages`` (the first WARM unmeasured); return the figures of one table row."""
     running = make_engine(engine, 15)
     try:
@@ -49,7 +49,7 @@ def measure(engine: str, pages: list[str], banner: str) -> list[object]:
         cpu_ms = (tree_cpu_seconds(me) - cpu) / count * 1000
         wall_ms = (time.monotonic() - started) / count * 1000
         processes, mib = len(tree_pids(me)) - 1, tree_pss_mb(me)
-        pixels = _pixels(running.screenshot(banner, 1200, 630, 1).png)
+        pixels = _pixels(running.screenshot(busy, 1200, 630, 1).png)
     finally:
         running.close()
     return [round(cpu_ms), round(wall_ms), processes, round(mib), pixels]
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
 
         chromium.ARGS = (*chromium.ARGS, *args.arg)
     server = PageServer()
-    server.files["banner.html"] = BANNER.read_bytes()
+    server.files["busy.html"] = BUSY.encode()
     one = server.url("/").rstrip("/")
     two = one.replace("127.0.0.1", "localhost")  # another site, same server
     print("| engine | pages | CPU ms/render | wall ms/render | processes | MiB | pixels |")
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
             for label, sites in (("one site", (one,)), ("two sites, alternating", (one, two))):
                 pages = [f"{sites[i % len(sites)]}/page/cost-{uuid.uuid4().hex}"
                          for i in range(WARM + args.renders)]  # fmt: skip
-                row = measure(engine, pages, f"{one}/files/banner.html")
+                row = measure(engine, pages, f"{one}/files/busy.html")
                 print("| " + " | ".join(str(cell) for cell in [engine, label, *row]) + " |",
                       flush=True)  # fmt: skip
     finally:
