@@ -45,7 +45,15 @@ def _add_service_commands(sub: Any) -> None:
 
 
 def _add_tool_commands(sub: Any) -> None:
-    render = sub.add_parser("render", help="render one page to a file, without the queue")
+    render = sub.add_parser(
+        "render",
+        help="render one page to a file, without the queue",
+        description="Render one page to a file, without queue or storage. Exit status: 0 the "
+        "picture is written; 1 the render failed (the page could not be loaded, an HTTP "
+        "error, a browser failure: no picture); 2 the URL or an option was refused; 3 the "
+        "picture is written but the service would not store it (blank page, loading "
+        "placeholder, bot challenge: the quality gate), which it says.",
+    )
     render.add_argument("url")
     render.add_argument("-o", "--output", required=True)
     render.add_argument("--engine", choices=("firefox", "chromium"), default=None)

@@ -23,7 +23,7 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     # Imported here: the browser libraries load only for the command that renders.
     from worker.browser import WarmBrowser
     from worker.egress import EgressGuard
-    from worker.engines import BrowserError, RenderFailed, make_engine
+    from worker.engines import BrowserError, RenderFailed, RenderRejected, make_engine
     from worker.render import render
 
     policy = UrlPolicy.from_config(config)
@@ -57,19 +57,39 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     browser = WarmBrowser(engine, factory, 1)
     try:
         data, meta = render(request, browser, policy, egress, check_blank=config.quality_gate)
+    except RenderRejected as exc:
+        if exc.picture is None:  # an HTTP error: there is no picture to show
+            print(f"ogshot: {exc}", file=sys.stderr)
+            return 1
+        # The picture is what a person looks at to see why: written all the same.
+        _write(output, exc.picture)
+        print(f"{output}: written, but the service would not store this: {exc.reason}",
+              file=sys.stderr)  # fmt: skip
+        return REJECTED
     except (RefusedURL, RenderFailed, BrowserError) as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, RefusedURL) else 1
     finally:
         browser.close()
         egress.close()
+    _write(output, data)
+    waited = f" (waited last for {meta.waited})" if meta.waited else ""
+    print(f"{output}: {meta.width * meta.scale}x{meta.height * meta.scale} {meta.format}, "
+          f"{meta.size} bytes, {meta.render_ms} ms with {meta.engine}; "
+          f"page {meta.readiness}{waited}")  # fmt: skip
+    return 0
+
+
+# ogshot render's exit status for a picture the quality gate refused (1: a failed render,
+# 2: a refused URL).
+REJECTED = 3
+
+
+def _write(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output`` through a temporary name, so it is whole or absent."""
     tmp = output.with_name(f".{output.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(output)
-    print(f"{output}: {meta.width * meta.scale}x{meta.height * meta.scale} {meta.format}, "
-          f"{meta.size} bytes, {meta.render_ms} ms with {meta.engine}; "
-          f"page {meta.readiness}")  # fmt: skip
-    return 0
 
 
 def cmd_reindex(config: Config, args: argparse.Namespace) -> int:

@@ -43,14 +43,14 @@ def render(
     shot = browser.screenshot(request.url, request.width, request.height, request.scale, page)
     if session is not None and session.exceeded:
         raise RenderFailed(f"{request.url}: {session.exceeded}")
-    # An element capture is what the site chose to share: one colour may well be its design.
-    reason = rejection(shot, check_blank and not request.selector)
-    if reason:
-        raise RenderRejected(request.url, reason)
     # An element's image is the element's size; a viewport's is known in advance.
     data = encode_screenshot(
         shot.png, request.format, None if request.selector else request.pixel_size
     )
+    # An element capture is what the site chose to share: one colour may well be its design.
+    reason = rejection(shot, check_blank and not request.selector)
+    if reason:
+        raise RenderRejected(request.url, reason, data)
     render_ms = round((time.perf_counter() - started) * 1000)
     meta = ImageMeta.describe(
         request,
@@ -59,6 +59,7 @@ def render(
         render_ms=render_ms,
         title=shot.title,
         readiness=shot.readiness,
+        waited=shot.waited,
         clipped=shot.clipped,
     )
     return data, meta

@@ -48,6 +48,9 @@ class ImageMeta:
     options: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     # An element capture larger than 2400x2400 pixels, cut to that.
     clipped: bool = False
+    # What the wait for the page was last held up by ("a timer the page set", "drawing on a
+    # canvas", "images", ...), "" when it was ready at once or rendered before this was kept.
+    waited: str = ""
 
     @property
     def content_type(self) -> str:
@@ -72,7 +75,9 @@ class ImageMeta:
     def from_json(cls, text: str | bytes) -> ImageMeta:
         """Parse ``to_json`` output."""
         data: dict[str, Any] = json.loads(text)
-        return cls(**data)
+        # Fields a newer ogshot wrote are left out rather than refused (a rolling deploy).
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in data.items() if name in known})
 
     @classmethod
     def describe(
@@ -84,6 +89,7 @@ class ImageMeta:
         render_ms: int,
         title: str = "",
         readiness: str = "",
+        waited: str = "",
         clipped: bool = False,
     ) -> ImageMeta:
         """Build the metadata of freshly rendered ``data``."""
@@ -100,6 +106,7 @@ class ImageMeta:
             sha256=hashlib.sha256(data).hexdigest(),
             title=title[:200],
             readiness=readiness[:400],
+            waited=waited[:100],
             options=request.options.render_options(),
             clipped=clipped,
         )

@@ -28,6 +28,14 @@ GOOD = (
 )
 WALLS = ["cloudflare", "datadome", "perimeterx", "akamai", "recaptcha", "hcaptcha", "turnstile"]
 BLANK = b"<!doctype html><title>Board</title><style>body { background: #fff; }</style>"
+LOADING = b'<!doctype html><title>Board</title><div id="app" aria-busy="true">Loading...</div>'
+# A holding page: one short line on white, which a person reads.
+SPARSE = (
+    b"<!doctype html><title>Board</title><style>body { margin: 0; background: #fff; }"
+    b" p { margin: 300px 0; text-align: center; font: 18px sans-serif; }</style>"
+    b"<p>Back at half time.</p><script>addEventListener('load', () => setTimeout(() =>"
+    b" document.title = 'Board: back at half time', 500));</script>"
+)
 
 
 def prewarm(stack: Stack, url: str) -> dict[str, object]:
@@ -38,9 +46,10 @@ def prewarm(stack: Stack, url: str) -> dict[str, object]:
 
 
 def test_a_page_that_turns_bad_keeps_its_good_image(stack: Stack) -> None:
-    """After a good render, a blank page, bot-check walls (tests/worker/test_quality.py says
-    where each comes from) and a 503 are each rejected: the job fails with the reason and the
-    good image is still served, byte for byte."""
+    """After a good render, a blank page, a page still loading, bot-check walls
+    (tests/pages/challenges/README.md says where each comes from) and a 503 are each
+    rejected: the job fails with the reason and the good image is still served, byte for
+    byte."""
     name = f"{stack.name}-turns-bad.html"
     url = stack.pages.url(f"/files/{name}")
     stack.pages.files[name] = GOOD
@@ -51,6 +60,7 @@ def test_a_page_that_turns_bad_keeps_its_good_image(stack: Stack) -> None:
     walls = WALLS[0::2] if stack.name.endswith("-fs") else WALLS[1::2]
     bad = [
         (BLANK, 200, "blank page"),
+        (LOADING, 200, "loading placeholder"),
         *[((CHALLENGES / f"{w}.html").read_bytes(), 200, f"bot challenge ({w})") for w in walls],
         (GOOD, 503, "HTTP 503"),
     ]
@@ -69,6 +79,19 @@ def test_a_page_that_turns_bad_keeps_its_good_image(stack: Stack) -> None:
     metrics = requests.get(stack.worker_metrics, timeout=10).text
     assert 'ogshot_render_rejections_total{reason="blank page"}' in metrics
     stack.pages.statuses.pop(name)
+
+
+def test_a_sparse_page_is_stored_with_what_its_wait_was_for(stack: Stack) -> None:
+    """A page of one short line on white is an image, not "preview unavailable"; its
+    metadata says how the wait ended and what held it last (a timer set after load)."""
+    name = f"{stack.name}-sparse.html"
+    stack.pages.files[name] = SPARSE
+    url = stack.pages.url(f"/files/{name}")
+    answer = requests.get(stack.image_url(url), timeout=60)
+    assert answer.headers["X-Ogshot-Cache"] == "miss", answer.headers.get("X-Ogshot-Reason")
+    meta = stack.storage.head(RenderRequest.build(url).cache_key())
+    assert (meta.readiness, meta.title) == ("ready", "Board: back at half time")
+    assert meta.waited
 
 
 def test_a_broken_page_is_rendered_once_per_failure_ttl(stack: Stack) -> None:

@@ -43,12 +43,13 @@ def at(image: Image.Image, x: int, y: int) -> tuple[int, int, int]:
 
 LATE_BOARD = page(
     "<script>setTimeout(() => { document.body.innerHTML = '<table id=board><tr><td>3</td>"
-    "</tr></table>'; document.documentElement.style.background = '#00a000'; }, 700);</script>"
+    "</tr></table>'; document.documentElement.style.background = '#00a000'; }, 2000);</script>"
 )
 
 
 def test_wait_for_renders_once_the_element_is_shown(engine: Engine, pages: PageServer) -> None:
-    """A table a script adds 0.7 s after load is in the image with wait_for, not without."""
+    """A table a script adds 2 s after load (later than readiness waits for a page's timers)
+    is in the image with wait_for, not without."""
     without, _ = render(engine, pages, "board.html", LATE_BOARD)
     assert close_to(at(without, 600, 315), WHITE)
     waited, taken = render(engine, pages, "board.html", LATE_BOARD, wait_for="#board tr")
@@ -65,12 +66,12 @@ def test_wait_for_that_never_shows_fails_the_render(engine: Engine, pages: PageS
 
 
 def test_delay_waits_after_the_page_is_ready(engine: Engine, pages: PageServer) -> None:
-    """A page that turns green 0.5 s after load (no request, nothing to wait for) is green
-    with a delay of 1 s."""
-    body = page("<script>setTimeout(() => document.body.style.background = '#00a000', 500)"
+    """A page that turns green 1.5 s after load (later than readiness waits for a page's
+    timers) is green with a delay of 2 s."""
+    body = page("<script>setTimeout(() => document.body.style.background = '#00a000', 1500)"
                 "</script>", "body { height: 100vh; }")  # fmt: skip
     assert close_to(at(render(engine, pages, "later.html", body)[0], 600, 315), WHITE)
-    delayed = render(engine, pages, "later.html", body, delay=1.0)[0]
+    delayed = render(engine, pages, "later.html", body, delay=2.0)[0]
     assert close_to(at(delayed, 600, 315), GREEN)
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from urllib.parse import urldefrag
 
 from worker.engines.challenge import CHALLENGE_FUNCTION
+from worker.engines.pagejs import page_script
 
 
 def _product_token() -> str:
@@ -54,81 +55,19 @@ def next_look(pending: bool, idle: float) -> float:
     return max(POLL_SECONDS, QUIET_SECONDS - idle)
 
 
-# Waits (within arguments[0] ms) until an element matching arguments[1] (the image URL's
-# wait_for), if given, is shown, the first screen's images (lazy ones included) are
-# decoded, web fonts are ready, a page's own window.ogshotReady, if it sets one, is true and
-# autoconsent (worker/engines/consent.py), if it was injected, is done with the banner it
-# found; then, budget or not, brings animations to their end and lets two frames paint.
-# Resolves with "ready" or "timeout: <what was still awaited>".
-SETTLE_SCRIPT = """
-const done = arguments[arguments.length - 1];
-const deadline = Date.now() + arguments[0];
-let awaiting = 'images';
-const nextFrame = () => new Promise(resolve => requestAnimationFrame(resolve));
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
-const inFirstScreen = el => {
-  const r = el.getBoundingClientRect();
-  return r.bottom >= 0 && r.right >= 0 && r.top < innerHeight && r.left < innerWidth;
-};
-const jumpToFragment = () => {
-  // A page with `scroll-behavior: smooth` would be caught mid-scroll: jump instead.
-  document.documentElement.style.setProperty('scroll-behavior', 'auto', 'important');
-  const id = decodeURIComponent(location.hash.slice(1));
-  const target = id && (document.getElementById(id) || document.getElementsByName(id)[0]);
-  if (target) target.scrollIntoView({behavior: 'instant'});
-};
-// autoconsent has not yet looked for a consent manager, or found one and is refusing consent.
-const consentBusy = () => {
-  const consent = window.autoconsentStandalone;
-  if (!consent) return false;
-  const state = consent.instance.state;
-  return state.findCmpAttempts === 0
-    || ['cmpDetected', 'openPopupDetected', 'runningOptOut'].includes(state.lifecycle);
-};
-// The image URL's wait_for: an element matching it, rendered and not hidden.
-const waitFor = arguments.length > 2 ? arguments[1] : '';
-const shown = selector => [...document.querySelectorAll(selector)].some(el =>
-  el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden');
-const settle = async () => {
-  jumpToFragment();
-  if (waitFor) {
-    awaiting = `an element matching wait_for (${waitFor})`;
-    while (!shown(waitFor) && Date.now() < deadline) await sleep(50);
-    if (!shown(waitFor)) throw new Error('late');
-  }
-  // load does not wait for lazy images: load those of the first screen now, and decode them.
-  const images = [...document.images].filter(inFirstScreen);
-  for (const img of images) if (img.loading === 'lazy') img.loading = 'eager';
-  await Promise.all(images.map(img => img.decode().catch(() => null)));
-  awaiting = 'web fonts';
-  if (document.fonts) await document.fonts.ready;
-  awaiting = 'window.ogshotReady';
-  while (window.ogshotReady === false && Date.now() < deadline) await sleep(50);
-  if (window.ogshotReady === false) throw new Error('late');
-  awaiting = 'the consent banner';
-  while (consentBusy() && Date.now() < deadline) await sleep(50);
-  if (consentBusy()) throw new Error('late');
-  return 'ready';
-};
-const finish = async () => {
-  // Animations and transitions at their end state, as a visitor sees them a moment later;
-  // endless ones frozen where they are.
-  for (const animation of document.getAnimations ? document.getAnimations() : []) {
-    try {
-      const timing = animation.effect && animation.effect.getComputedTiming();
-      if (timing && timing.endTime === Infinity) animation.pause(); else animation.finish();
-    } catch (e) { /* an animation the page removed meanwhile */ }
-  }
-  await nextFrame();
-  await nextFrame();
-};
-const late = sleep(Math.max(0, deadline - Date.now())).then(() => 'late');
-const settled = settle().catch(error => error.message === 'late' ? 'late' : `error: ${error}`);
-Promise.race([settled, late]).then(async outcome => {
-  await Promise.race([finish().catch(() => null), sleep(500)]);
-  done(outcome === 'late' ? `timeout: ${awaiting} still awaited` : outcome);
-}).catch(error => done(`error: ${error}`));
-"""
+# Waits for the page after load (js/settle.js says what for) within arguments[0] ms and
+# resolves with [outcome, waited]: "ready" or "timeout: <what was still awaited>", and what
+# the wait was last held up by ("" for nothing). It reads what js/activity.js, injected
+# before the page's own scripts, saw the page do.
+SETTLE_SCRIPT = page_script("settle.js")
+ACTIVITY_SCRIPT = page_script("activity.js")
+
+
+def settled(answer: object) -> tuple[str, str]:
+    """SETTLE_SCRIPT's answer as (outcome, waited)."""
+    if isinstance(answer, list) and len(answer) == 2:
+        return str(answer[0]), str(answer[1] or "")
+    return str(answer), ""
 
 
 def await_ready(
@@ -185,13 +124,16 @@ class RenderFailed(Exception):  # noqa: N818 - reads as the outcome
 class RenderRejected(RenderFailed):
     """The page loaded but is no preview (an HTTP error, a blank page, a bot check).
 
-    ``reason`` is short and of few values ("HTTP 503", "blank page", "bot challenge
-    (cloudflare)"): the job's error, the metrics' label, the admin's note.
+    ``reason`` is short and of few values ("HTTP 503", "blank page", "loading placeholder",
+    "bot challenge (cloudflare)"): the job's error, the metrics' label, the admin's note.
+    ``picture`` is the encoded image the quality gate refused (None for an HTTP error),
+    which ``ogshot render`` still writes for a person to look at.
     """
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, picture: bytes | None = None) -> None:
         super().__init__(f"{url}: {reason}")
         self.reason = reason
+        self.picture = picture
 
 
 class RenderTimeout(RenderFailed):
@@ -216,13 +158,23 @@ class Shot:
     challenge: str = ""
     # An element capture (PageOptions.selector) larger than MAX_ELEMENT_PIXELS, cut to it.
     clipped: bool = False
+    # What the wait was last held up by ("a timer the page set", "drawing on a canvas",
+    # "images", ...; SETTLE_SCRIPT), or "" when the page was ready at once.
+    waited: str = ""
+    # What the first screen shows of the page's own (js/content.js): "content",
+    # "placeholder" (only loading indicators), "empty", or "" where the page broke the look.
+    content: str = ""
 
 
 # The page's title, where the browser now is (after redirects and fragment jumps), where
-# the viewport is in the page, and the bot check the page is, if it is one.
+# the viewport is in the page, the bot check the page is, if it is one, and what its first
+# screen shows (Shot.content).
+CONTENT_FUNCTION = page_script("content.js").strip()
 PAGE_SCRIPT = f"""
+let content = '';
+try {{ content = {CONTENT_FUNCTION}; }} catch (e) {{ /* the page broke the look */ }}
 return [(document.title || '').trim().slice(0, 200), location.href, pageXOffset, pageYOffset,
-        {CHALLENGE_FUNCTION}];
+        {CHALLENGE_FUNCTION}, content];
 """
 
 
@@ -313,6 +265,8 @@ class PageSteps:
     and watches its network."""
 
     _options: EngineOptions
+    # What the last wait was held up by (Shot.waited): set by each engine's _settle.
+    _waited: str = ""
 
     def _page_script(self, script: str, argument: object, failed: object) -> object:
         """Run an option script with ``argument``; ``failed`` if the page's browser refused
@@ -326,12 +280,13 @@ class PageSteps:
         raise NotImplementedError  # await_ready's hide_consent
 
     def _settle(self, seconds: float, wait_for: str = "") -> str:
-        raise NotImplementedError  # SETTLE_SCRIPT within ``seconds``
+        raise NotImplementedError  # SETTLE_SCRIPT within ``seconds``; sets _waited
 
     def _after_load(self, url: str, page: PageOptions, started: float) -> str:
         """Take the page loaded since ``started`` (monotonic) to its capture; return how the
         wait for it ended. Raises RenderFailed for a refused hide or a wait_for never shown."""
         refused = self._page_script(HIDE_SCRIPT, list(page.hide), list(page.hide))
+        self._waited = ""
         readiness = await_ready(
             self._pending_after,
             self._hide_consent,

@@ -19,6 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from urllib3.exceptions import HTTPError
 
 from worker.engines import (
+    ACTIVITY_SCRIPT,
     AGENT_SCRIPT,
     ELEMENT_SCRIPT,
     MAX_REDIRECTS,
@@ -38,6 +39,7 @@ from worker.engines import (
     element_box,
     next_look,
     same_document,
+    settled,
     user_agent,
 )
 from worker.engines.consent import MENTIONS_CONSENT_SCRIPT, load_autoconsent
@@ -206,6 +208,10 @@ class ChromiumEngine(PageSteps):
             self._driver.execute_cdp_cmd(
                 "Network.setUserAgentOverride", {"userAgent": user_agent(default_agent)}
             )
+            # Readiness's hook, run in every page before its own scripts.
+            self._driver.execute_cdp_cmd(
+                "Page.addScriptToEvaluateOnNewDocument", {"source": ACTIVITY_SCRIPT}
+            )
         except (WebDriverException, OSError, HTTPError) as exc:
             self.close()
             raise BrowserError(f"chromium did not start: {_first_line(exc)}") from exc
@@ -261,8 +267,16 @@ class ChromiumEngine(PageSteps):
                 png = base64.b64decode(shot["data"])
             else:
                 png = driver.get_screenshot_as_png()
-            title, self._at, _left, _top, challenge = driver.execute_script(PAGE_SCRIPT)
-            return Shot(png, str(title or ""), readiness, str(challenge or ""), clipped)
+            title, self._at, _left, _top, challenge, content = driver.execute_script(PAGE_SCRIPT)
+            return Shot(
+                png,
+                str(title or ""),
+                readiness,
+                str(challenge or ""),
+                clipped,
+                self._waited,
+                str(content or ""),
+            )
         except RenderFailed:
             raise
         except (WebDriverException, OSError, HTTPError) as exc:
@@ -306,7 +320,9 @@ class ChromiumEngine(PageSteps):
 
     def _settle(self, seconds: float, wait_for: str = "") -> str:
         try:
-            return str(self._driver.execute_async_script(SETTLE_SCRIPT, seconds * 1000, wait_for))
+            answer = self._driver.execute_async_script(SETTLE_SCRIPT, seconds * 1000, wait_for)
+            outcome, self._waited = settled(answer)
+            return outcome
         except (JavascriptException, TimeoutException) as exc:
             # The page broke the script (replaced what it uses, say): a fact about the page.
             return f"error: {_first_line(exc)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -11,9 +12,11 @@ import time
 from pathlib import Path
 
 from marionette_driver import errors
+from marionette_driver.addons import Addons
 from marionette_driver.marionette import Marionette
 
 from worker.engines import (
+    ACTIVITY_SCRIPT,
     AGENT_SCRIPT,
     ELEMENT_SCRIPT,
     MAX_REDIRECTS,
@@ -34,6 +37,7 @@ from worker.engines import (
     check_status,
     element_box,
     same_document,
+    settled,
     user_agent,
 )
 from worker.engines.consent import MENTIONS_CONSENT_SCRIPT, load_autoconsent
@@ -197,6 +201,21 @@ return page.drawSnapshot(rect, scale, 'rgb(255,255,255)').then(bitmap => {
   return canvas.toDataURL('image/png', '-moz-parse-options:transparency=none');
 });
 """
+# The extension that carries ACTIVITY_SCRIPT into pages (FirefoxEngine._install_activity_hook).
+_ACTIVITY_EXTENSION = {
+    "manifest_version": 2,
+    "name": "ogshot activity",
+    "version": "1.0",
+    "browser_specific_settings": {"gecko": {"id": "activity@ogshot"}},
+    "content_scripts": [
+        {
+            "matches": ["<all_urls>"],
+            "js": ["activity.js"],
+            "run_at": "document_start",
+            "world": "MAIN",
+        }
+    ],
+}
 # prefers-color-scheme of web content, whatever the browser's own theme.
 _SCHEME_PREF = "layout.css.prefers-color-scheme.content-override"
 # Headless Firefox clamps windows to this virtual screen (1366x768 by default), which is
@@ -257,11 +276,22 @@ class FirefoxEngine(PageSteps):
                 self._m.execute_script(_WATCH_NETWORK_SCRIPT, sandbox=None)
             default_agent = str(self._m.execute_script(AGENT_SCRIPT))
             self._m.set_pref("general.useragent.override", user_agent(default_agent))
+            self._install_activity_hook()
         except Exception as exc:
             # Whatever stops a start (mozversion, mozrunner, Marionette) is a failed start.
             said = self._log_tail()
             self.close()
             raise BrowserError(f"firefox did not start: {exc}{said}") from exc
+
+    def _install_activity_hook(self) -> None:
+        """Run ACTIVITY_SCRIPT in every page before its own scripts: Marionette has no
+        new-document script, so a temporary extension's content script does it, in the
+        page's own world (no CSP applies to it) at document_start."""
+        extension = self._dir / "activity"
+        extension.mkdir()
+        (extension / "activity.js").write_text(ACTIVITY_SCRIPT, encoding="utf-8")
+        (extension / "manifest.json").write_text(json.dumps(_ACTIVITY_EXTENSION), encoding="utf-8")
+        Addons(self._m).install(str(extension), temp=True)
 
     def _log_tail(self) -> str:
         """The last lines Firefox wrote, which say why it did not start."""
@@ -313,13 +343,21 @@ class FirefoxEngine(PageSteps):
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             check_status(self._m.execute_script(STATUS_SCRIPT), url)
             readiness = self._after_load(url, page, started)
-            title, self._at, left, top, challenge = self._m.execute_script(PAGE_SCRIPT)
+            title, self._at, left, top, challenge, content = self._m.execute_script(PAGE_SCRIPT)
             box, clipped = [left, top, width, height], False
             if page.selector:
                 found = self._page_script(ELEMENT_SCRIPT, page.selector, None)
                 box, clipped = element_box(found, url, page, scale)
             png = self._capture(*box)
-            return Shot(png, str(title or ""), readiness, str(challenge or ""), clipped)
+            return Shot(
+                png,
+                str(title or ""),
+                readiness,
+                str(challenge or ""),
+                clipped,
+                self._waited,
+                str(content or ""),
+            )
         except RenderFailed:
             raise
         except (TimeoutError, OSError, errors.MarionetteException) as exc:
@@ -371,10 +409,12 @@ class FirefoxEngine(PageSteps):
     def _settle(self, seconds: float, wait_for: str = "") -> str:
         try:
             # In the page's own scope (no sandbox), where its window.ogshotReady is visible.
-            outcome = self._m.execute_async_script(
-                SETTLE_SCRIPT, script_args=(seconds * 1000, wait_for), sandbox=None
+            outcome, self._waited = settled(
+                self._m.execute_async_script(
+                    SETTLE_SCRIPT, script_args=(seconds * 1000, wait_for), sandbox=None
+                )
             )
-            return str(outcome)
+            return outcome
         except (errors.JavascriptException, errors.ScriptTimeoutException) as exc:
             # The page broke the script (replaced what it uses, say): a fact about the page.
             return f"error: {_first_line(exc)}"
