@@ -81,6 +81,40 @@ def test_render_writes_one_image_without_the_queue(
     assert close_to(image.convert("RGB").getpixel((1200, 630)), (255, 255, 0))
 
 
+@pytest.mark.parametrize("engine", ["firefox", "chromium"])
+def test_render_writes_the_picture_the_service_would_not_store(
+    pages: PageServer, tmp_path: Path, engine: str
+) -> None:
+    """A page the quality gate refuses (here a blank one) is still written, for a person to
+    see why, with its own exit status and the reason; an HTTP error has no picture: exit 1,
+    nothing written."""
+    require("ogshot")
+    env = ogshot_env()
+    pages.files["blank.html"] = b"<!doctype html><title>x</title><body style='background:#fff'>"
+    output = tmp_path / "card.png"
+    argv = ["ogshot", "render", pages.url("/files/blank.html"), "-o", str(output)]
+    argv += ["--engine", engine]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 3, done.stderr
+    assert "the service would not store this: blank page" in done.stderr
+    with Image.open(output) as written:
+        assert written.size == (1200, 630)
+    missing = tmp_path / "missing.png"
+    argv = ["ogshot", "render", pages.url("/status/503"), "-o", str(missing), "--engine", engine]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "HTTP 503" in done.stderr
+    assert not missing.exists()
+
+
+def test_render_help_names_its_exit_statuses() -> None:
+    """`ogshot render --help` says what each exit status means."""
+    done = subprocess.run(["ogshot", "render", "--help"], env=ogshot_env(), capture_output=True,
+                          text=True, timeout=60, check=True)  # fmt: skip
+    text = " ".join(done.stdout.split())
+    assert "3 the picture is written but the service would not store it" in text
+
+
 def test_render_refuses_a_url_off_the_allow_list(tmp_path: Path) -> None:
     """A refused URL exits 2 with the reason, and writes nothing."""
     env = {**os.environ, "OGSHOT_ALLOWED_HOSTS": "example.com"}

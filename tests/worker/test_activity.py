@@ -152,3 +152,16 @@ def test_a_clock_does_not_hold_the_wait(engine: Engine, pages: PageServer) -> No
     assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
     assert taken.readiness == "ready"
     assert taken.waited == ""
+
+
+def test_a_page_that_opens_dialogs_is_rendered(engine: Engine, pages: PageServer) -> None:
+    """alert(), confirm() and prompt() at load (a "please log in" page) are answered as a
+    visitor who dismisses them would, and do not fail the render; the next page renders."""
+    script = ("<script>alert('please log in'); if (!confirm('sure?')) board.textContent = 'No';"
+              " prompt('name?'); board.style.background = '#00a000';"
+              " setTimeout(() => alert('again'), 100);</script>")  # fmt: skip
+    image, taken = render(engine, pages, "dialogs.html", page(script))
+    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert taken.readiness == "ready"
+    image, _ = render(engine, pages, "after-dialogs.html", page(""))
+    assert close_to(image.getpixel((600, 315)), (255, 255, 255))

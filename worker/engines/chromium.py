@@ -166,6 +166,9 @@ class ChromiumEngine(PageSteps):
         chrome = webdriver.ChromeOptions()
         chrome.binary_location = binary
         chrome.accept_insecure_certs = options.insecure_certs
+        # A dialog the activity hook did not answer (in a frame, say) is dismissed, not
+        # reported as the browser's failure.
+        chrome.unhandled_prompt_behavior = "dismiss"
         for arg in ARGS:
             chrome.add_argument(arg)
         chrome.add_experimental_option("prefs", PREFS)

@@ -268,7 +268,14 @@ class FirefoxEngine(PageSteps):
                 socket_timeout=options.render_timeout + 20,
                 startup_timeout=60,
             )
-            self._m.start_session({"acceptInsecureCerts": options.insecure_certs})
+            self._m.start_session(
+                {
+                    "acceptInsecureCerts": options.insecure_certs,
+                    # A dialog the activity hook did not answer (in a frame, say) is
+                    # dismissed, not reported as the browser's failure.
+                    "unhandledPromptBehavior": "dismiss",
+                }
+            )
             self._m.timeout.page_load = options.render_timeout
             self._m.timeout.script = options.ready_timeout + 5
             with self._m.using_context(self._m.CONTEXT_CHROME):

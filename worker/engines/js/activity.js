@@ -30,6 +30,13 @@
     try { owner[name] = disguise(make(original), original); } catch (e) { /* read-only */ }
   };
 
+  // Dialogs: a renderer has no one to answer them, and an open one stops the page and the
+  // driver's next command. Answered as a visitor who dismisses them would.
+  const answers = {alert: undefined, confirm: false, prompt: null, print: undefined};
+  for (const [name, answer] of Object.entries(answers)) {
+    wrap(window, name, () => function () { return answer; });
+  }
+
   window.addEventListener('load', event => {
     if (event.target === document && state.loadedAt === null) state.loadedAt = clock();
   }, true);
