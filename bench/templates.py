@@ -53,13 +53,20 @@ def measure(directory: Path, engine: str, runs: int) -> list[list[str]]:
             outcomes, waits, times = collections.Counter(), collections.Counter(), []
             for _ in range(runs):
                 started = time.perf_counter()
-                shot = running.screenshot(url, 1200, 630, 1)
-                times.append((time.perf_counter() - started) * 1000)
+                try:
+                    shot = running.screenshot(url, 1200, 630, 1)
+                except Exception as exc:  # noqa: BLE001 - an older engine's failure is a result
+                    outcomes[f"failed: {str(exc)[:60]}"] += 1
+                    running.close()
+                    running = make_engine(engine, 15)
+                    continue
+                finally:
+                    times.append((time.perf_counter() - started) * 1000)
                 outcomes[shot.readiness[:70]] += 1
                 waits[getattr(shot, "waited", "(not kept)") or "nothing"] += 1
             readiness = ", ".join(f"{o} ({n})" if len(outcomes) > 1 else o
                                   for o, n in outcomes.most_common())  # fmt: skip
-            waited = ", ".join(w for w, _ in waits.most_common())
+            waited = ", ".join(w for w, _ in waits.most_common()) or "-"
             name = f"{directory.name}/{page.name}"
             rows.append([name, engine, readiness, waited, f"{statistics.median(times):.0f}"])
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from pathlib import Path
@@ -101,6 +102,17 @@ def test_round_trip_with_metadata(store: Storage) -> None:
     assert store.head(KEY) == meta
     assert meta.size == len(data)
     store.check()
+
+
+def test_metadata_keeps_what_the_wait_was_held_by_and_reads_newer_fields() -> None:
+    """``waited`` round-trips; a field a newer ogshot wrote is left out, not refused (a
+    rolling deploy), and metadata written before ``waited`` existed reads as ""."""
+    meta = ImageMeta.describe(REQUEST, b"x", engine="firefox", render_ms=1, waited="images")
+    assert ImageMeta.from_json(meta.to_json()).waited == "images"
+    newer = json.loads(meta.to_json()) | {"something_new": 1}
+    assert ImageMeta.from_json(json.dumps(newer)) == meta
+    older = {k: v for k, v in json.loads(meta.to_json()).items() if k != "waited"}
+    assert ImageMeta.from_json(json.dumps(older)).waited == ""
 
 
 def test_put_replaces_and_delete_removes(store: Storage) -> None:

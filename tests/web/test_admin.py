@@ -44,7 +44,7 @@ def make_app(redis_url: str, storage: MemoryStorage, **env: str) -> Flask:
 
 
 def add_image(storage: MemoryStorage, index: ImageIndex, url: str, *, size: int = 0,
-              age: float = 0, title: str = "", readiness: str = "ready",
+              age: float = 0, title: str = "", readiness: str = "ready", waited: str = "",
               **options: Any) -> str:  # fmt: skip
     """Store an image with its thumbnail and index it, as a worker does."""
     request = RenderRequest.build(url, **options)
@@ -52,7 +52,7 @@ def add_image(storage: MemoryStorage, index: ImageIndex, url: str, *, size: int 
     Image.new("RGB", (1200, 630), (20, 40, 60)).save(out, "PNG")
     data = out.getvalue() + b"\0" * size
     meta = ImageMeta.describe(request, data, engine="firefox", render_ms=100 + size, title=title,
-                              readiness=readiness)  # fmt: skip
+                              readiness=readiness, waited=waited)  # fmt: skip
     meta = ImageMeta(**{**meta.__dict__, "rendered_at": time.time() - age})
     key = request.cache_key()
     storage.put(key, data, meta)
@@ -263,6 +263,17 @@ def test_detail_shows_previews_and_snippet(
                  "https%3A%2F%2Fa.example.com%2Fboard.png", "Re-render now"):  # fmt: skip
         assert part in html
     assert client.get("/admin/image/v1/zz/not-a-key.png").status_code == 404
+
+
+def test_detail_says_what_the_wait_was_held_by_last(
+    redis_url: str, storage: MemoryStorage, index: ImageIndex
+) -> None:
+    """An image whose wait was held by a chart's drawing says so beside its readiness."""
+    key = add_image(storage, index, "https://a.example.com/chart", waited="drawing on a canvas")
+    client = make_app(redis_url, storage).test_client()
+    log_in(client)
+    html = client.get(f"/admin/image/{key}").get_data(as_text=True)
+    assert '<dd class="readiness">ready (waited last for drawing on a canvas)</dd>' in html
     thumb = client.get(f"/admin/file/{key}")
     assert thumb.headers["Content-Type"] == "image/webp"
     assert Image.open(io.BytesIO(thumb.data)).size[0] == 480

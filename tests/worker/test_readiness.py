@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from worker.engines import POLL_SECONDS, QUIET_SECONDS, await_ready, next_look
+from worker.engines import POLL_SECONDS, QUIET_SECONDS, await_ready, next_look, settled
 
 
 def never_called(*_args: object) -> str:
@@ -54,3 +54,11 @@ def test_the_engine_looks_again_when_the_network_could_first_be_quiet() -> None:
     assert abs(next_look(False, 0.03) - (QUIET_SECONDS - 0.03)) < 1e-9
     assert next_look(False, QUIET_SECONDS) == POLL_SECONDS
     assert next_look(False, 10.0) == POLL_SECONDS
+
+
+def test_the_settle_scripts_answer_is_the_outcome_and_what_held_it_last() -> None:
+    """[outcome, waited] from the page; a bare string (a page that broke the script's
+    return) is the outcome with nothing said of the wait."""
+    assert settled(["ready", "drawing on a canvas"]) == ("ready", "drawing on a canvas")
+    assert settled(["ready", None]) == ("ready", "")
+    assert settled("error: TypeError") == ("error: TypeError", "")
