@@ -165,3 +165,16 @@ def test_a_page_that_opens_dialogs_is_rendered(engine: Engine, pages: PageServer
     assert taken.readiness == "ready"
     image, _ = render(engine, pages, "after-dialogs.html", page(""))
     assert close_to(image.getpixel((600, 315)), (255, 255, 255))
+
+
+def test_a_request_that_was_never_sent_does_not_hold_the_wait(
+    engine: Engine, pages: PageServer
+) -> None:
+    """An XHR whose send() throws (it was never opened) is no request in flight."""
+    script = (
+        "<script>try { new XMLHttpRequest().send(); } catch (e) {}"
+        " board.textContent = 'Ready'; board.style.background = '#00a000';</script>"
+    )
+    image, taken = render(engine, pages, "unsent.html", page(script))
+    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert taken.readiness == "ready"

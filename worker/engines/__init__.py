@@ -35,11 +35,12 @@ def user_agent(default: str) -> str:
 
 
 # Readiness, after `load`: the page's network is quiet (the engine watches it, HTTPS
-# included), then SETTLE_SCRIPT runs in the page, all within OGSHOT_READY_TIMEOUT.
+# included), then SETTLE_SCRIPT runs in the page and waits for the work the page started
+# (what ACTIVITY_SCRIPT saw), all within OGSHOT_READY_TIMEOUT.
 DEFAULT_READY_TIMEOUT = 3.0
-# Quiet: no request started or ended for this long. Long enough for a script to start its
-# next request after one ends (a fetch chain, the images of fetched rows); short enough that
-# a page that was ready at load pays little for the look.
+# Quiet: no request started or ended for this long. Short, so that a page that was ready at
+# load pays little for the look: work a page starts later (a timer's request, a chain whose
+# next step waits on a timer) is the settle script's to wait for.
 QUIET_SECONDS = 0.1
 # How often the engine looks at the page's requests while some are pending.
 POLL_SECONDS = 0.02

@@ -90,10 +90,17 @@
   }
   const xhr = window.XMLHttpRequest && XMLHttpRequest.prototype;
   wrap(xhr, 'send', original => function () {
+    const end = () => { state.requests -= 1; touch('a request'); };
     state.requests += 1;
     touch('a request');
-    this.addEventListener('loadend', () => { state.requests -= 1; touch('a request'); }, {once: true});
-    return original.apply(this, arguments);
+    this.addEventListener('loadend', end, {once: true});
+    try {
+      return original.apply(this, arguments);
+    } catch (error) {  // not sent (not opened, sent twice): no loadend will come
+      this.removeEventListener('loadend', end);
+      end();
+      throw error;
+    }
   });
 
   // Drawing: what a chart library's requestAnimationFrame loop does each frame.

@@ -57,7 +57,7 @@
   };
   const scan = root => {
     const texts = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-    for (let node = texts.nextNode(), n = 0; node && n < 20000; node = texts.nextNode(), n += 1) {
+    for (let node = texts.nextNode(), n = 0; node && n < 5000; node = texts.nextNode(), n += 1) {
       const text = node.data.trim();
       const el = node.parentElement;
       if (!text || !el || el.closest('script, style, noscript, template, title')) continue;
