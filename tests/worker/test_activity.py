@@ -178,3 +178,18 @@ def test_a_request_that_was_never_sent_does_not_hold_the_wait(
     image, taken = render(engine, pages, "unsent.html", page(script))
     assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
     assert taken.readiness == "ready"
+
+
+def test_a_page_that_sends_the_browser_elsewhere_while_loading_is_waited_for_once(
+    engine: Engine, pages: PageServer
+) -> None:
+    """A script that sets location.href while its page is still loading (a "please log in"
+    bounce) leaves the first page's requests cancelled: they are not waited for, and the page
+    it went to is rendered, ready."""
+    pages.files["target.html"] = page("<script>board.style.background = '#00a000';</script>")
+    pages.files["slow.png"] = b"x"
+    images = "".join(f'<img src="/files/slow.png?delay=0.5&n={i}">' for i in range(4))
+    script = f"{images}<script>location.href = '/files/target.html';</script>"
+    image, taken = render(engine, pages, "bounce.html", page(script))
+    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert taken.readiness == "ready"

@@ -126,6 +126,8 @@ class Requests:
         # page's (it runs until the new one commits), whose ends are not reported.
         self.loader = ""
         self.pending: dict[str, str] = {}
+        # The main-frame requests among them, by the loader of the document they are for.
+        self._loaders: dict[str, str] = {}
         self.last = 0.0  # when a request last started or ended (chromedriver's clock)
         self.redirects = 0
         self.origins: set[str] = set()
@@ -138,9 +140,10 @@ class Requests:
             if method == "Network.requestWillBeSent":
                 if params.get("frameId") == self.main_frame:
                     if params.get("type") == "Document":
-                        self.loader = params.get("loaderId", "")
+                        self._replace_document(params.get("loaderId", ""))
                     if params.get("loaderId") != self.loader:
                         continue
+                    self._loaders[params["requestId"]] = self.loader
                 url = params["request"]["url"]
                 self.pending[params["requestId"]] = url
                 if params.get("type") == "Document":
@@ -150,9 +153,21 @@ class Requests:
                         self.redirects += 1
             elif method in ("Network.loadingFinished", "Network.loadingFailed"):
                 self.pending.pop(params["requestId"], None)
+                self._loaders.pop(params["requestId"], None)
             else:
                 continue
             self.last = max(self.last, entry["timestamp"] / 1000)
+
+    def _replace_document(self, loader: str) -> None:
+        """A new main document (a script's ``location.href = ...`` during load, say): the
+        requests of the one it replaces are cancelled without an end being reported."""
+        if loader == self.loader:
+            return
+        for request_id, of in list(self._loaders.items()):
+            if of != loader:
+                self.pending.pop(request_id, None)
+                del self._loaders[request_id]
+        self.loader = loader
 
 
 class ChromiumEngine(PageSteps):
