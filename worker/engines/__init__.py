@@ -283,6 +283,17 @@ class PageSteps:
     def _settle(self, seconds: float, wait_for: str = "") -> str:
         raise NotImplementedError  # SETTLE_SCRIPT within ``seconds``; sets _waited
 
+    def _taken(
+        self,
+        png: bytes,
+        readiness: str,
+        clipped: bool,
+        answer: tuple[object, object, object],
+    ) -> Shot:
+        """The Shot of a capture: ``answer`` is PAGE_SCRIPT's title, challenge and content."""
+        title, challenge, content = (str(value or "") for value in answer)
+        return Shot(png, title, readiness, challenge, clipped, self._waited, content)
+
     def _after_load(self, url: str, page: PageOptions, started: float) -> str:
         """Take the page loaded since ``started`` (monotonic) to its capture; return how the
         wait for it ended. Raises RenderFailed for a refused hide or a wait_for never shown."""

@@ -286,15 +286,7 @@ class ChromiumEngine(PageSteps):
             else:
                 png = driver.get_screenshot_as_png()
             title, self._at, _left, _top, challenge, content = driver.execute_script(PAGE_SCRIPT)
-            return Shot(
-                png,
-                str(title or ""),
-                readiness,
-                str(challenge or ""),
-                clipped,
-                self._waited,
-                str(content or ""),
-            )
+            return self._taken(png, readiness, clipped, (title, challenge, content))
         except RenderFailed:
             raise
         except (WebDriverException, OSError, HTTPError) as exc:

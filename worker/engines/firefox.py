@@ -356,15 +356,7 @@ class FirefoxEngine(PageSteps):
                 found = self._page_script(ELEMENT_SCRIPT, page.selector, None)
                 box, clipped = element_box(found, url, page, scale)
             png = self._capture(*box)
-            return Shot(
-                png,
-                str(title or ""),
-                readiness,
-                str(challenge or ""),
-                clipped,
-                self._waited,
-                str(content or ""),
-            )
+            return self._taken(png, readiness, clipped, (title, challenge, content))
         except RenderFailed:
             raise
         except (TimeoutError, OSError, errors.MarionetteException) as exc:
