@@ -172,6 +172,14 @@ PLACEHOLDERS = {
         '<p style="margin: 300px 0; text-align: center">Loading<span>…</span></p>'
     ),
     "please-wait": shows('<div id="app"><p style="margin: 20px">Please wait...</p></div>'),
+    # The page is there, under a preloader that covers it and has not gone away.
+    "preloader": shows(
+        "<h1>Live scores</h1><p>Home 3-1 Away</p>"
+        '<div id="preloader" style="position: fixed; inset: 0; background: #fff">'
+        f'<div class="s" style="{CENTRE} border: 4px solid #3b82f6; border-radius: 50%;'
+        ' animation: spin 1s linear infinite"></div></div>',
+        SPIN,
+    ),
 }
 
 

@@ -50,6 +50,14 @@
            && getComputedStyle(block).display.startsWith('inline')) block = block.parentElement;
     return (block.innerText || block.textContent || '').trim();
   };
+  // Whether `el` is on top at the middle of the part of `rect` in the viewport, not under
+  // an overlay (a preloader that covers the page while it loads).
+  const onTop = (root, el, rect) => {
+    const x = (Math.max(0, rect.left) + Math.min(width, rect.right)) / 2;
+    const y = (Math.max(0, rect.top) + Math.min(height, rect.bottom)) / 2;
+    const top = (root.elementFromPoint ? root : document).elementFromPoint(x, y);
+    return !top || top === el || el.contains(top) || top.contains(el);
+  };
   let waiting = false;  // a placeholder was seen
   const judge = (el, isContent) => {
     if (placeholder(el)) { waiting = true; return false; }
@@ -63,9 +71,9 @@
       if (!text || !el || el.closest('script, style, noscript, template, title')) continue;
       const range = document.createRange();
       range.selectNodeContents(node);
-      const visible = [...range.getClientRects()].some(r => r.width > 0 && r.height > 0
+      const shown = [...range.getClientRects()].find(r => r.width > 0 && r.height > 0
         && r.bottom > 0 && r.right > 0 && r.top < height && r.left < width);
-      if (!visible || (el.checkVisibility
+      if (!shown || !onTop(root, el, shown) || (el.checkVisibility
           && !el.checkVisibility({opacityProperty: true, visibilityProperty: true}))) continue;
       if (!/[\p{L}\p{N}]/u.test(text)) continue;  // punctuation, an ellipsis: no content
       if (LOADING_TEXT.test(line(el))) { waiting = true; continue; }
@@ -73,7 +81,7 @@
     }
     const media = 'img, svg, canvas, video, iframe, embed, object, input:not([type="hidden"]), textarea, select';
     for (const el of root.querySelectorAll(media)) {
-      if (el.matches('svg svg') || !seen(el)) continue;
+      if (el.matches('svg svg') || !seen(el) || !onTop(root, el, el.getBoundingClientRect())) continue;
       let shows = true;
       if (el.matches('img')) {
         const loader = LOADER_WORDS.test(`${el.getAttribute('src') || ''} ${el.alt || ''}`);
@@ -92,7 +100,8 @@
       const el = all[i];
       if (el.shadowRoot && scan(el.shadowRoot)) return true;
       const image = getComputedStyle(el).backgroundImage;
-      if (image && image.includes('url(') && seen(el) && judge(el, true)) return true;
+      if (image && image.includes('url(') && seen(el) && onTop(root, el, el.getBoundingClientRect())
+          && judge(el, true)) return true;
       if (!waiting && (endless.has(el) || placeholder(el)) && seen(el)) waiting = true;
     }
     return false;
