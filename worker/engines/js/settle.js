@@ -73,7 +73,7 @@ const settle = async () => {
   jumpToFragment();
   if (activity) activity.ours();
   if (waitFor) {
-    await waitWhile(() => `an element matching wait_for (${waitFor})`, () => shown(waitFor) ? '' : 'wait_for');
+    await waitWhile(() => `an element matching wait_for (${waitFor})`, () => shown(waitFor) ? '' : 'the wait_for element');
   }
   // The page's own work first, then the first screen; what the first screen waited for can
   // start more work (a font swap re-lays the page, a banner closes): look again, a few times.
