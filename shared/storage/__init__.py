@@ -75,9 +75,10 @@ class ImageMeta:
     def from_json(cls, text: str | bytes) -> ImageMeta:
         """Parse ``to_json`` output."""
         data: dict[str, Any] = json.loads(text)
+        if data.keys() <= _META_FIELDS:
+            return cls(**data)
         # Fields a newer ogshot wrote are left out rather than refused (a rolling deploy).
-        known = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{name: value for name, value in data.items() if name in known})
+        return cls(**{name: value for name, value in data.items() if name in _META_FIELDS})
 
     @classmethod
     def describe(
@@ -110,6 +111,10 @@ class ImageMeta:
             options=request.options.render_options(),
             clipped=clipped,
         )
+
+
+# ImageMeta's field names: what from_json keeps (read on every hit that asks storage).
+_META_FIELDS = frozenset(field.name for field in dataclasses.fields(ImageMeta))
 
 
 @dataclass(frozen=True)
