@@ -95,9 +95,9 @@ def await_ready(
     deadline = time.monotonic() + budget
     pending = pending_after(budget)
     failed = hide_consent()
-    settled = settle(max(0.0, deadline - time.monotonic()))
+    outcome = settle(max(0.0, deadline - time.monotonic()))
     if pending is None:
-        return failed if failed and settled == "ready" else settled
+        return failed if failed and outcome == "ready" else outcome
     if not pending:
         return "timeout: the network never went quiet (requests kept starting)"
     shown = ", ".join(url[:100] for url in pending[:3])
