@@ -55,9 +55,24 @@ class ApiClient:
         self.backoff = backoff
         self._sleep = sleep
 
-    def prewarm(self, urls: Sequence[str], options: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST one batch (at most 1000 URLs) to /api/prewarm; return its jobs and refusals."""
-        body = {"urls": list(urls), **(options or {})}
+    def prewarm(
+        self,
+        urls: Sequence[str],
+        options: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+        webhook_url: str | None = None,
+    ) -> dict[str, Any]:
+        """POST one batch (at most 1000 URLs) to /api/prewarm; return its jobs and refusals.
+
+        ``version`` is the images' new ``v=``, ``webhook_url`` where the service POSTs each
+        job when it ends (``verify_webhook``).
+        """
+        body: dict[str, Any] = {"urls": list(urls), **(options or {})}
+        if version is not None:
+            body["v"] = version
+        if webhook_url is not None:
+            body["webhook_url"] = webhook_url
         result: dict[str, Any] = self._call("POST", "/api/prewarm", body)
         return result
 
@@ -97,14 +112,25 @@ class ApiClient:
             raise _Passing(ApiError(0, f"cannot reach {self.server}: {exc}"), None) from None
 
 
-def prewarm(server: str, token: str, urls: Sequence[str], **options: Any) -> dict[str, Any]:
+def prewarm(
+    server: str,
+    token: str,
+    urls: Sequence[str],
+    *,
+    version: str | None = None,
+    webhook_url: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Ask the service at ``server`` to render ``urls`` again (after their content changed).
 
     ``options`` are the image options of the URLs to refresh (``w``, ``h``, ``scale``,
-    ``format``), left out for the defaults. Returns the service's answer: its ``jobs`` and
-    the URLs it ``rejected`` with a reason each.
+    ``format``), left out for the defaults. ``version`` is the new ``v=`` their image URLs
+    will carry: the render records it, and a crawler asking for it afterwards gets a hit.
+    ``webhook_url`` (a host in the server's OGSHOT_WEBHOOK_HOSTS) is called when each job
+    ends. Returns the service's answer: its ``jobs`` and the URLs it ``rejected`` with a
+    reason each.
     """
-    return ApiClient(server, token).prewarm(urls, options)
+    return ApiClient(server, token).prewarm(urls, options, version=version, webhook_url=webhook_url)
 
 
 def _reason(exc: urllib.error.HTTPError) -> str:

@@ -6,6 +6,7 @@ service cannot disagree on a default or a limit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,12 +27,22 @@ DELAYS = (0, 10_000)  # ms of extra wait after the page is ready
 MAX_SELECTOR = 300  # characters of one CSS selector (wait_for, selector, each hide)
 MAX_SELECTORS = 600  # characters of all of them together (they ride in the image's metadata)
 MAX_HIDE = 10  # hide= values per image
+# An image URL's version (v=): an updated-at time, a revision, a hash of the content.
+MAX_VERSION = 64
+_VERSION = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_VERSION}}}")
 SWITCH = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False, "": False}  # fmt: skip
 
 
 class InvalidOptions(ValueError):  # noqa: N818 - reads as the outcome: 400
     """An image option is out of range (the service answers it with 400)."""
+
+
+def check_version(value: str) -> str:
+    """Return ``value`` if it is a valid image version (``v=``), else raise InvalidOptions."""
+    if not isinstance(value, str) or not _VERSION.fullmatch(value):
+        raise InvalidOptions(f"v must be 1 to {MAX_VERSION} characters of A-Z a-z 0-9 . _ : -")
+    return value
 
 
 def _int_option(name: str, raw: str | int | None, default: int, low: int, high: int) -> int:

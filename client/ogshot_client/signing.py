@@ -30,28 +30,37 @@ class Sized(Protocol):
     def options(self) -> Any: ...
 
 
-def canonical(page_url: str, options: Sized) -> bytes:
+def canonical(page_url: str, options: Sized, version: str = "") -> bytes:
     """The bytes that are signed for ``page_url`` rendered with ``options``.
 
     Render options (wait_for, delay, hide, selector, dark) follow as one JSON line, only when
-    any is given: a URL without them keeps the signature it had before they existed.
+    any is given: a URL without them keeps the signature it had before they existed. The
+    version (``v=``) is a line of its own, ``v=<token>``, last and only when given: it
+    starts with ``v=`` where the render options' line starts with ``{``, and its characters
+    exclude newlines, so no version reads as another option (and URLs without one keep
+    their signatures).
     """
     parts = [page_url, str(options.width), str(options.height), str(options.scale), options.format]
     if rendering := options.options.render_options():
         parts.append(json.dumps(rendering, separators=(",", ":"), sort_keys=True))
+    if version:
+        parts.append(f"v={version}")
     return "\n".join(parts).encode()
 
 
-def sign(key: str, page_url: str, options: Sized) -> str:
+def sign(key: str, page_url: str, options: Sized, version: str = "") -> str:
     """Return the URL-safe base64 signature (no padding) of a request."""
-    digest = hmac.new(key.encode(), canonical(page_url, options), hashlib.sha256).digest()
+    text = canonical(page_url, options, version)
+    digest = hmac.new(key.encode(), text, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def verify(keys: tuple[str, ...], signature: str, page_url: str, options: Sized) -> bool:
+def verify(
+    keys: tuple[str, ...], signature: str, page_url: str, options: Sized, version: str = ""
+) -> bool:
     """Tell whether ``signature`` was made with any of ``keys`` (constant-time comparisons)."""
     given = signature.encode()
     valid = False
     for key in keys:
-        valid |= hmac.compare_digest(sign(key, page_url, options).encode(), given)
+        valid |= hmac.compare_digest(sign(key, page_url, options, version).encode(), given)
     return valid

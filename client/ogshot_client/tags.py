@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
-from ogshot_client.options import ImageOptions
+from ogshot_client.options import ImageOptions, check_version
 from ogshot_client.signing import sign
 
 
@@ -34,38 +34,45 @@ def og_image_url(
     hide: Sequence[str] | str | None = None,
     selector: str | None = None,
     dark: bool = False,
+    version: str | None = None,
 ) -> str:
     """Return the image URL of ``page_url`` (options left out stay at their defaults).
 
     With ``signing_key`` (the first of the server's OGSHOT_SIGNING_KEYS) the URL is signed.
     ``wait_for``, ``delay``, ``hide``, ``selector`` and ``dark`` are the render options of
-    docs/pages.md. Raises ``InvalidOptions`` for an option the service would refuse (the
+    docs/pages.md. ``version`` (``v=``: an updated-at time, a revision) makes a new URL for
+    the page's new content, one platforms have not cached (docs/pages.md, "Fresh previews
+    after an update"). Raises ``InvalidOptions`` for an option the service would refuse (the
     service alone checks a selector's syntax).
     """
     options = ImageOptions.parse(
         width=width, height=height, scale=scale, format=format, wait_for=wait_for,
         delay=delay, hide=hide, selector=selector, dark=dark,
     )  # fmt: skip
-    return _url(base_url, page_url, options, {"w": width, "h": height, "scale": scale}, signing_key)
+    given = {"w": width, "h": height, "scale": scale}
+    return _url(base_url, page_url, options, given, signing_key, version)
 
 
-def _url(
+def _url(  # noqa: PLR0917 - private, called twice with the same six
     base_url: str,
     page_url: str,
     options: ImageOptions,
     given: dict[str, int | None],
     signing_key: str | None,
+    version: str | None,
 ) -> str:
     """The image URL of parsed ``options``; the query carries only the ``given`` size
-    options and the render options that differ from their defaults."""
+    options, the render options that differ from their defaults and the version."""
     query: list[tuple[str, object]] = [(k, v) for k, v in given.items() if v is not None]
     for name, value in options.render_options().items():
         if name == "hide":
             query += [("hide", v) for v in options.hide]
         else:
             query.append((name, 1 if value is True else value))
+    if version is not None:
+        query.append(("v", check_version(version)))
     if signing_key:
-        query.append(("s", sign(signing_key, page_url, options)))
+        query.append(("s", sign(signing_key, page_url, options, version or "")))
     url = f"{base_url.rstrip('/')}/image/{quote_plus(page_url)}.{options.extension}"
     return f"{url}?{urlencode(query)}" if query else url
 
@@ -85,18 +92,21 @@ def og_tags(
     hide: Sequence[str] | str | None = None,
     selector: str | None = None,
     dark: bool = False,
+    version: str | None = None,
 ) -> Html:
     """Return the Open Graph and Twitter meta tags of ``page_url``'s preview image.
 
     The width and height tags let Facebook show the image on a link's first share instead
     of fetching it in the background first (left out for an element capture, whose size is
-    the element's); ``alt`` describes the image to screen readers.
+    the element's); ``alt`` describes the image to screen readers. ``version`` is
+    ``og_image_url``'s.
     """
     options = ImageOptions.parse(
         width=width, height=height, scale=scale, format=format, wait_for=wait_for,
         delay=delay, hide=hide, selector=selector, dark=dark,
     )  # fmt: skip
-    url = _url(base_url, page_url, options, {"w": width, "h": height, "scale": scale}, signing_key)
+    given = {"w": width, "h": height, "scale": scale}
+    url = _url(base_url, page_url, options, given, signing_key, version)
     pixels_wide, pixels_high = options.pixel_size
     tags = [("property", "og:image", url)]
     if not options.selector:
@@ -120,7 +130,9 @@ def init_app(app: Any, base_url: str, signing_key: str | None = None) -> None:
     """Register the ``og_image`` and ``og_tags`` Jinja filters on a Flask app.
 
     ``{{ request.url | og_tags }}`` writes every tag; ``{{ request.url | og_image }}``
-    just the URL. Both sign when given a key. Flask itself is not needed to import this.
+    just the URL. Both sign when given a key, and take the options as keywords:
+    ``{{ request.url | og_tags(version=board.updated) }}``. Flask itself is not needed to
+    import this.
     """
 
     def og_image(page_url: str, **options: Any) -> str:
