@@ -68,6 +68,10 @@ class Config:
     max_queue: int
     host_renders_per_minute: int
     client_misses_per_minute: int
+    webhook_hosts: tuple[str, ...]
+    webhook_secret: str = field(repr=False)
+    webhook_horizon: int
+    webhook_timeout: float
 
     def __repr__(self) -> str:
         # Secrets never reach a log line: the Redis URL loses its password, tokens are counted.
@@ -77,6 +81,7 @@ class Config:
         shown["admin_password"] = "***" if self.admin_password else ""
         shown["secret_key"] = "***" if self.secret_key else ""
         shown["signing_keys"] = f"<{len(self.signing_keys)} keys>"
+        shown["webhook_secret"] = "***" if self.webhook_secret else ""
         return "Config(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
@@ -129,6 +134,16 @@ def _hosts(raw: str) -> tuple[str, ...]:
             raise ValueError(f"{host!r}: a *. pattern needs a domain name, not an address")
         normalized.append(f"*.{name}" if wildcard else name)
     return tuple(normalized)
+
+
+def _webhook_hosts(raw: str) -> tuple[str, ...]:
+    # Names, not addresses, decide: a site's own server may sit on a private network.
+    if not raw.strip():
+        return ()
+    hosts = _hosts(raw)
+    if "*" in hosts:
+        raise ValueError("name the hosts (or *.domain): * would let a caller POST anywhere")
+    return hosts
 
 
 def _is_address(text: str) -> bool:
@@ -239,6 +254,12 @@ def _secret_key(raw: str) -> str:
             "must be at least 32 characters: "
             "python3 -c 'import secrets; print(secrets.token_hex())' makes one"
         )
+    return raw
+
+
+def _webhook_secret(raw: str) -> str:
+    if raw and len(raw) < 32:
+        raise ValueError("must be at least 32 characters")
     return raw
 
 
@@ -390,9 +411,19 @@ SETTINGS: tuple[Setting, ...] = (
             _number(int, 0, 10**6), "Renders queued per page host per minute (0: no limit)."),
     Setting("OGSHOT_CLIENT_MISSES_PER_MINUTE", "client_misses_per_minute", "120",
             _number(int, 0, 10**6), "Misses per client address per minute (0: no limit)."),
+    Setting("OGSHOT_WEBHOOK_HOSTS", "webhook_hosts", "", _webhook_hosts,
+            "Hosts pre-warm webhooks may be sent to: hooks.example.com, *.example.com; "
+            "empty: no webhooks."),
+    Setting("OGSHOT_WEBHOOK_SECRET", "webhook_secret", "", _webhook_secret,
+            "Key of the webhooks' HMAC-SHA256 signatures; required with OGSHOT_WEBHOOK_HOSTS."),
+    Setting("OGSHOT_WEBHOOK_HORIZON", "webhook_horizon", "3600", _number(int, 1, 86_400),
+            "Seconds after a job's end within which a failed webhook is tried again."),
+    Setting("OGSHOT_WEBHOOK_TIMEOUT", "webhook_timeout", "10", _number(float, 1, 60),
+            "Seconds one webhook call may take before it counts as failed."),
 )
 SECRET_NAMES = (
     "OGSHOT_API_TOKENS", "OGSHOT_ADMIN_PASSWORD", "OGSHOT_SECRET_KEY", "OGSHOT_SIGNING_KEYS",
+    "OGSHOT_WEBHOOK_SECRET",
 )
 # Read by `ogshot prewarm`, a client of a running service: no server settings needed.
 CLIENT_SETTINGS = (
@@ -440,6 +471,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         )
     if values.get("admin_password") and not values.get("secret_key"):
         problems.append("OGSHOT_SECRET_KEY is required when OGSHOT_ADMIN_PASSWORD is set")
+    if values.get("webhook_hosts") and not values.get("webhook_secret"):
+        problems.append("OGSHOT_WEBHOOK_SECRET is required when OGSHOT_WEBHOOK_HOSTS is set")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return Config(**values)

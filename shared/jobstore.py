@@ -25,6 +25,7 @@ DUE_PREFIX = "ogshot:due:"
 FAILURES = "ogshot:failures"
 DELIVERIES_PREFIX = "ogshot:deliveries:"
 FAILED_PREFIX = "ogshot:failed:"
+HOOKS_PREFIX = "ogshot:hooks:"  # the webhooks of a job, called when it ends (shared/webhooks.py)
 WORKER_PREFIX = "ogshot:worker:"
 JOB_TTL = 24 * 3600
 KEEP_FAILURES = 50
@@ -32,14 +33,27 @@ WORKER_TTL = 30  # a worker not heard of for this long is gone
 STATUSES = ("queued", "running", "done", "failed")
 
 # Push the due time back; return the pending job's id and 0, or adopt ours and return 1.
+# A version (ARGV[4]) becomes the job's; a webhook (ARGV[5]) joins the job's, in the same
+# step: a job still pending has not started, so it will call every webhook it was given.
 _SCHEDULE = """
 local t = redis.call('TIME')
 local now_ms = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('SET', KEYS[2], now_ms + tonumber(ARGV[2]), 'EX', ARGV[3])
-local pending = redis.call('GET', KEYS[1])
-if pending then return {pending, 0} end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-return {ARGV[1], 1}
+local job = redis.call('GET', KEYS[1])
+local created = 0
+if not job then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+  job, created = ARGV[1], 1
+end
+if ARGV[4] ~= '' then
+  redis.call('HSET', ARGV[6] .. job, 'version', ARGV[4])
+  redis.call('EXPIRE', ARGV[6] .. job, ARGV[8])
+end
+if ARGV[5] ~= '' then
+  redis.call('RPUSH', ARGV[7] .. job, ARGV[5])
+  redis.call('EXPIRE', ARGV[7] .. job, ARGV[8])
+end
+return {job, created}
 """
 # Milliseconds until the key's pre-warm may start (0 when due or unknown).
 _DUE_IN = """
@@ -104,14 +118,22 @@ class JobStore:
             record: dict[str, str] = self.client.hgetall(JOB_PREFIX + job_id)  # type: ignore[assignment]
         return record or None
 
-    def schedule_prewarm(self, key: str, job_id: str) -> tuple[str, bool]:
-        """Gather a pre-warm of ``key``; return the job that will render it and if it is new."""
+    def schedule_prewarm(
+        self, key: str, job_id: str, *, version: str = "", hook: dict[str, Any] | None = None
+    ) -> tuple[str, bool]:
+        """Gather a pre-warm of ``key``; return the job that will render it and if it is new.
+
+        ``version`` is recorded as the job's; ``hook`` (a webhook: its URL and what to tell
+        it) is called when the job ends.
+        """
         ttl = max(60, self.debounce_ms // 1000 * 4 + 60)
+        hook_json = json.dumps(hook, separators=(",", ":")) if hook else ""
         with translated():
             pending, created = self._schedule(
                 keys=[PENDING_PREFIX + key, DUE_PREFIX + key],
-                args=[job_id, self.debounce_ms, ttl],
-            )
+                args=[job_id, self.debounce_ms, ttl, version, hook_json, JOB_PREFIX,
+                      HOOKS_PREFIX, JOB_TTL],
+            )  # fmt: skip
         return str(pending), bool(created)
 
     def due_in(self, key: str) -> float:

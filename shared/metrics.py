@@ -33,6 +33,12 @@ REJECTIONS = Counter(
     "Renders not stored because the page was no preview (HTTP error, blank, bot check), by reason.",
     ["reason"],
 )
+WEBHOOK_DELIVERIES = Counter(
+    "ogshot_webhook_deliveries",
+    "Webhook attempts, by outcome: delivered, retry (tried again later), failed (refused, "
+    "not tried again), gave_up (still failing at the horizon).",
+    ["outcome"],
+)
 BROWSER_RESTARTS = Counter(
     "ogshot_browser_restarts", "Browsers replaced, by engine and reason.", ["engine", "reason"]
 )  # fmt: skip

@@ -23,9 +23,12 @@ from shared.redisconn import connect
 from shared.singleflight import SingleFlight
 from shared.storage import Storage, make_storage
 from shared.urlpolicy import UrlPolicy
+from shared.versions import VersionBook
+from shared.webhooks import WebhookQueue
 
-# (page URL, format, query string, whether the URL is still percent-encoded) -> (request, key)
-Resolve = Callable[[str, str | None, bytes, bool], tuple[RenderRequest, str]]
+# (page URL, format, query string, whether the URL is still percent-encoded)
+#   -> (request, key, version)
+Resolve = Callable[[str, str | None, bytes, bool], tuple[RenderRequest, str, str]]
 
 
 class EverythingConverter(PathConverter):
@@ -45,6 +48,8 @@ class Services:
     flight: SingleFlight
     jobs: JobStore
     index: ImageIndex
+    versions: VersionBook
+    webhooks: WebhookQueue
     limits: RateLimits
     send: Sender
     # Bounds how many requests of this process wait for a render at once, so a burst of
@@ -84,6 +89,8 @@ def create_app(
         flight=flight or SingleFlight(client, config.lock_ttl),
         jobs=JobStore(client, config.prewarm_debounce),
         index=ImageIndex(client),
+        versions=VersionBook(client),
+        webhooks=WebhookQueue(client, config.webhook_horizon),
         limits=limits
         or RateLimits(
             config.redis_url, config.client_misses_per_minute, config.host_renders_per_minute

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, jsonify, request
+from ogshot_client.options import check_version
 
 from shared.keys import QUERY_NAMES, InvalidOptions, RenderRequest
 from shared.optiontypes import LIST_OF_STRINGS, OPTION_TYPES, wrong_type
 from shared.redisconn import QueueUnavailable
 from shared.urlpolicy import InvalidURL, RefusedURL
+from shared.webhooks import RefusedWebhook, check_webhook_url
 from web import services
 from web.openapi import openapi_document
 from web.prewarm import image_url, prewarm_one
@@ -74,6 +76,7 @@ class InvalidBody(ValueError):  # noqa: N818 - reads as the outcome: 400
 
 @bp.errorhandler(InvalidBody)
 @bp.errorhandler(InvalidOptions)
+@bp.errorhandler(RefusedWebhook)
 def bad_body(exc: ValueError) -> Response:
     """Say what is wrong with the body."""
     return error(400, str(exc))
@@ -93,12 +96,31 @@ def _checked_options(fields: dict[str, Any], where: str) -> dict[str, Any]:
     return options
 
 
-def _parse_body() -> list[tuple[str, dict[str, Any]]]:
-    """Each URL of the body with its options: the batch's, overridden by its own."""
+def _version(fields: dict[str, Any], where: str, default: str = "") -> str:
+    """The image version (``v``) among ``fields``, checked; ``default`` when not given."""
+    if "v" not in fields:
+        return default
+    try:
+        return check_version(fields["v"])
+    except InvalidOptions as exc:
+        raise InvalidBody(f"{where}{exc}") from None
+
+
+class Wanted(NamedTuple):
+    """One URL of a pre-warm, as the body gives it."""
+
+    url: str
+    options: dict[str, Any]
+    version: str
+
+
+def _parse_body() -> tuple[list[Wanted], str]:
+    """Each URL of the body with its options (the batch's, overridden by its own) and its
+    version; the batch's webhook URL ("" without), checked against OGSHOT_WEBHOOK_HOSTS."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidBody("body must be a JSON object with a list of urls")
-    unknown = sorted(set(body) - {"urls", *OPTIONS})
+    unknown = sorted(set(body) - {"urls", "v", "webhook_url", *OPTIONS})
     if unknown:
         raise InvalidBody(f"unknown field(s): {', '.join(unknown)}")
     urls = body.get("urls")
@@ -107,19 +129,26 @@ def _parse_body() -> list[tuple[str, dict[str, Any]]]:
     if len(urls) > MAX_URLS:
         raise InvalidBody(f"at most {MAX_URLS} urls per call, got {len(urls)}")
     batch = _checked_options(body, "")
-    wanted: list[tuple[str, dict[str, Any]]] = []
+    batch_version = _version(body, "")
+    webhook = body.get("webhook_url", "")
+    if not isinstance(webhook, str):
+        raise InvalidBody("webhook_url must be a JSON string")
+    if "webhook_url" in body:
+        check_webhook_url(webhook, services().config.webhook_hosts)
+    wanted: list[Wanted] = []
     for index, item in enumerate(urls):
         if isinstance(item, str):
-            wanted.append((item, batch))
+            wanted.append(Wanted(item, batch, batch_version))
             continue
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
             raise InvalidBody(f"urls[{index}] must be a URL or an object with a url")
-        unknown = sorted(set(item) - {"url", *OPTIONS})
+        unknown = sorted(set(item) - {"url", "v", *OPTIONS})
         if unknown:
             raise InvalidBody(f"urls[{index}]: unknown field(s): {', '.join(unknown)}")
         own = _checked_options(item, f"urls[{index}].")
-        wanted.append((item["url"], {**batch, **own}))
-    return wanted
+        version = _version(item, f"urls[{index}].", batch_version)
+        wanted.append(Wanted(item["url"], {**batch, **own}, version))
+    return wanted, webhook
 
 
 @bp.post("/prewarm")
@@ -128,7 +157,8 @@ def prewarm() -> Response:
     svc = services()
     jobs: list[dict[str, Any]] = []
     rejected: list[dict[str, str]] = []
-    for raw, options in _parse_body():
+    wanted_urls, webhook = _parse_body()
+    for raw, options, version in wanted_urls:
         try:
             url = svc.policy.check(raw)
             # The sites file's defaults, under the body's options (as under an image URL's).
@@ -138,7 +168,7 @@ def prewarm() -> Response:
             # batch's other URLs are not turned away after some were queued).
             rejected.append({"url": raw, "reason": str(exc)})
             continue
-        jobs.append(prewarm_one(svc, wanted))
+        jobs.append(prewarm_one(svc, wanted, version, webhook, raw))
     response = jsonify({"jobs": jobs, "rejected": rejected})
     response.status_code = 202
     return response
@@ -158,7 +188,11 @@ def job(job_id: str) -> Response:
             "url": url,
             "status": record.get("status", "queued"),
             "error": record.get("error") or None,
-            "image_url": image_url(RenderRequest.from_payload(payload)) if payload else None,
+            "version": record.get("version") or None,
+            "image_url": image_url(RenderRequest.from_payload(payload), record.get("version", ""))
+            if payload
+            else None,
+            "webhook": record.get("webhook") or None,
             "render_ms": int(record["render_ms"]) if record.get("render_ms") else None,
             "readiness": record.get("readiness") or None,
             "clipped": bool(record.get("clipped")),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, Response, g, request
+from ogshot_client.options import check_version
 from ogshot_client.signing import verify
 from werkzeug.http import http_date
 
@@ -63,8 +65,8 @@ def image_by_query() -> Response:
 def _serve(spec: str, fmt: str | None, *, quoted: bool) -> Response:
     """Serve the page URL ``spec`` (still percent-encoded if ``quoted``)."""
     svc = services()
-    wanted, key = svc.resolve(spec, fmt, request.query_string, quoted)
-    response = _lookup(svc, wanted, key)
+    wanted, key, version = svc.resolve(spec, fmt, request.query_string, quoted)
+    response = _lookup(svc, wanted, key, version)
     outcome = response.headers.get("X-Ogshot-Cache", "none")
     _counter(outcome).inc()
     access.note(url=wanted.url, key=key, task=g.get("job_id", "-"), cache=outcome)
@@ -76,8 +78,10 @@ _counter = functools.lru_cache(maxsize=None)(IMAGE_REQUESTS.labels)
 
 
 def resolver(svc: Services) -> Resolve:
-    """Return ``resolve(page URL, format, query string, quoted) -> (request, cache key)``
-    for the image routes, which remembers its answers for the most recent image URLs.
+    """Return ``resolve(page URL, format, query string, quoted) -> (request, cache key,
+    version)`` for the image routes, which remembers its answers for the most recent image
+    URLs. The version (``v=``, "" without) is not part of the request or its key: an image
+    URL with a new version names the same image, which must show the page as it is now.
 
     What it does (normalize, parse and check the options and the signature, apply the sites
     file, hash the key) depends on the request's path and query alone and on settings fixed
@@ -89,7 +93,7 @@ def resolver(svc: Services) -> Resolve:
     @functools.lru_cache(maxsize=4096)
     def resolve(
         spec: str, fmt: str | None, _query: bytes, quoted: bool
-    ) -> tuple[RenderRequest, str]:
+    ) -> tuple[RenderRequest, str, str]:
         # _query is the key for request.args, which is parsed from it.
         raw_url = unquote_plus(spec) if quoted else spec
         url = svc.policy.normalize(raw_url)
@@ -100,11 +104,12 @@ def resolver(svc: Services) -> Resolve:
             if name in args
         }
         wanted = RenderRequest.build(url, format=fmt, **given)
+        version = check_version(args["v"]) if "v" in args else ""
         # The site signed what it wrote; the sites file's defaults come after, under its options.
-        _check_signature(svc, raw_url, wanted)
+        _check_signature(svc, raw_url, wanted, version)
         if defaults := svc.policy.site_defaults(url):
             wanted = RenderRequest.build(url, format=fmt, **{**defaults, **given})
-        return wanted, wanted.cache_key()
+        return wanted, wanted.cache_key(), version
 
     return resolve
 
@@ -113,7 +118,7 @@ def resolver(svc: Services) -> Resolve:
 OPTIONS = {name: keyword for name, keyword in QUERY_NAMES.items() if name != "format"}
 
 
-def _check_signature(svc: Services, raw_url: str, wanted: RenderRequest) -> None:
+def _check_signature(svc: Services, raw_url: str, wanted: RenderRequest, version: str) -> None:
     """Refuse (403) a missing signature when required, and a wrong one always."""
     signature = request.args.get("s", "")
     if not signature:
@@ -121,31 +126,57 @@ def _check_signature(svc: Services, raw_url: str, wanted: RenderRequest) -> None
             raise RefusedURL("this server serves signed image URLs only: s= is missing")
         return
     if not svc.config.signing_keys or not verify(
-        svc.config.signing_keys, signature, raw_url, wanted
+        svc.config.signing_keys, signature, raw_url, wanted, version
     ):
         raise RefusedURL("the signature (s=) does not match this URL and its options")
 
 
-def _lookup(svc: Services, wanted: RenderRequest, key: str) -> Response:
+def _read(svc: Services, key: str) -> tuple[ImageMeta, bytes | None]:
+    """The stored image's metadata, and its bytes unless the request needs none (HEAD, or
+    a conditional request for the image the client has)."""
+    if request.method == "HEAD" or request.if_none_match:
+        meta = svc.storage.head(key)
+        if request.method == "HEAD" or request.if_none_match.contains(meta.sha256):
+            return meta, None
+    stored = svc.storage.get(key)
+    return stored.meta, stored.data
+
+
+def _lookup(svc: Services, wanted: RenderRequest, key: str, version: str) -> Response:
     try:
-        # A conditional or HEAD request needs only the metadata: don't read the image.
-        if request.method == "HEAD" or request.if_none_match:
-            meta = svc.storage.head(key)
-            if request.method == "HEAD" or request.if_none_match.contains(meta.sha256):
-                return _hit(svc, wanted, key, meta, None)
-        stored = svc.storage.get(key)
-        return _hit(svc, wanted, key, stored.meta, stored.data)
+        meta, data = _read(svc, key)
+        if version and version not in meta.versions:
+            # Perhaps only this process's memory has not heard of the render that knows it.
+            meta, data = _read(svc, _forgotten(svc, key))
     except FileNotFoundError:
-        pass
+        meta, data = None, None
     except StorageUnavailable as exc:
         log.warning("storage unavailable for key=%s: %s", key, exc)
         return _fallback(svc, wanted, "storage unavailable")
-    # Miss: only now resolve the host, so nothing is queued for a private address.
+    if meta is not None and (not version or version in meta.versions):
+        return _hit(svc, wanted, key, meta, data)
+    # A miss, or a version the stored image does not show (a miss for the page as it is
+    # now): only now resolve the host, so nothing is queued for a private address.
     svc.policy.check_addresses(wanted.url)
-    outcome = _render_and_wait(svc, wanted, key)
-    if isinstance(outcome, str):
+    outcome = _render_and_wait(svc, wanted, key, version)
+    if not isinstance(outcome, str):
+        return _image(outcome.meta, outcome.data, "miss", _max_age(svc, outcome.meta))
+    if meta is None:
         return _fallback(svc, wanted, outcome)
-    return _image(outcome.meta, outcome.data, "miss", _max_age(svc, outcome.meta))
+    # The image from before the version, for as short a time as the fallback (never for
+    # long: a platform would keep it under the new URL as long as it is told). It shows the
+    # page as it was, which says more than a fallback card (docs/pages.md).
+    response = _image(meta, data, "previous", FALLBACK_MAX_AGE)
+    response.headers["X-Ogshot-Reason"] = outcome
+    return response
+
+
+def _forgotten(svc: Services, key: str) -> str:
+    """Drop ``key`` from this process's memory, so the next read asks the store; return it."""
+    hot = getattr(svc.storage, "hot", None)
+    if hot is not None:
+        hot.discard(key)
+    return key
 
 
 def _hit(
@@ -223,21 +254,28 @@ def _refusal(svc: Services, key: str) -> str | None:
     return None
 
 
-def _render_and_wait(svc: Services, wanted: RenderRequest, key: str) -> StoredImage | str:
+def _render_and_wait(
+    svc: Services, wanted: RenderRequest, key: str, version: str
+) -> StoredImage | str:
     """Make sure one job renders ``key``; wait for it if a waiting slot is free.
 
-    Return the image, or why there is none yet (for X-Ogshot-Reason).
+    With a ``version``, the render must be one that starts after this request (forced:
+    the stored image may be fresh, but it is of the page before the version), and the
+    image it stores must show that version. Return the image, or why there is none yet
+    (for X-Ogshot-Reason).
     """
-    send = _sender(svc, wanted)
+    send = _sender(svc, wanted, force=bool(version))
     try:
         refusal = _refusal(svc, key)
         if refusal:
             return refusal
+        if version:
+            svc.versions.want(key, version)
         if not svc.waiters.acquire(blocking=False):
             g.job_id = svc.flight.start(key, send)[0]
             return "all waiting slots busy"
         try:
-            return _wait_for_render(svc, key, send)
+            return _wait_for_render(svc, key, send, version)
         finally:
             svc.waiters.release()
     except RateLimited as exc:
@@ -247,17 +285,30 @@ def _render_and_wait(svc: Services, wanted: RenderRequest, key: str) -> StoredIm
         return "queue or storage unavailable"
 
 
-def _wait_for_render(svc: Services, key: str, send: Callable[[str], None]) -> StoredImage | str:
+def _wait_for_render(
+    svc: Services, key: str, send: Callable[[str], None], version: str
+) -> StoredImage | str:
+    deadline = time.monotonic() + svc.config.miss_wait
     with svc.flight.subscription(key) as wait:
         # Subscribed first: a render that ends from here on is heard, one that ended
         # before is in storage.
         try:
-            return svc.storage.get(key)
+            stored = svc.storage.get(key)
+            if not version or version in stored.meta.versions:
+                return stored
         except FileNotFoundError:
             pass
-        g.job_id, queued = svc.flight.start(key, send)
-        log.debug("waiting for key=%s job=%s queued=%s", key, g.job_id, queued)
-        outcome = wait(svc.config.miss_wait)
+        while True:
+            g.job_id, queued = svc.flight.start(key, send)
+            log.debug("waiting for key=%s job=%s queued=%s", key, g.job_id, queued)
+            outcome = wait(deadline - time.monotonic())
+            if outcome != DONE_OK:
+                break
+            stored = svc.storage.get(_forgotten(svc, key) if version else key)
+            if not version or version in stored.meta.versions:
+                break
+            # That render started before the version was asked for; the one that follows
+            # it (worker/lifecycle.py) records it.
     MISS_WAITS.labels(
         "timeout" if outcome is None else "image" if outcome == DONE_OK else "failed"
     ).inc()
@@ -265,7 +316,7 @@ def _wait_for_render(svc: Services, key: str, send: Callable[[str], None]) -> St
         return "render pending"
     if outcome != DONE_OK:
         return FAILED
-    return svc.storage.get(key)
+    return stored
 
 
 def _fallback(svc: Services, wanted: RenderRequest, why: str) -> Response:

@@ -26,9 +26,10 @@ def _given(wanted: RenderRequest) -> dict[str, Any]:
     }
 
 
-def image_url(wanted: RenderRequest) -> str:
-    """The absolute og:image URL of a request, options at their defaults left out."""
-    return og_image_url(request.host_url, wanted.url, **_given(wanted))
+def image_url(wanted: RenderRequest, version: str = "") -> str:
+    """The absolute og:image URL of a request (with its version, if any), options at their
+    defaults left out."""
+    return og_image_url(request.host_url, wanted.url, version=version or None, **_given(wanted))
 
 
 def image_tags(wanted: RenderRequest) -> str:
@@ -36,11 +37,29 @@ def image_tags(wanted: RenderRequest) -> str:
     return str(og_tags(request.host_url, wanted.url, **_given(wanted)))
 
 
-def prewarm_one(svc: Services, wanted: RenderRequest) -> dict[str, Any]:
-    """Gather a forced render of ``wanted`` with other pre-warms of it; describe the job."""
+def prewarm_one(
+    svc: Services,
+    wanted: RenderRequest,
+    version: str = "",
+    webhook_url: str = "",
+    page_url: str = "",
+) -> dict[str, Any]:
+    """Gather a forced render of ``wanted`` with other pre-warms of it; describe the job.
+
+    The render records ``version`` (wanted before the job is scheduled, so the render,
+    which starts later, takes it); the job calls ``webhook_url`` when it ends, telling it
+    the version and the ``page_url`` as the site gave it.
+    """
     key = wanted.cache_key()
     payload = {**wanted.to_payload(), "force": True, "prewarm": True}
-    job_id, created = svc.jobs.schedule_prewarm(key, uuid.uuid4().hex)
+    if version:
+        svc.versions.want(key, version)
+    hook = None
+    if webhook_url:
+        tell = {"version": version or None, "page_url": page_url or wanted.url,
+                "image_url": image_url(wanted, version)}  # fmt: skip
+        hook = {"url": webhook_url, "tell": tell}
+    job_id, created = svc.jobs.schedule_prewarm(key, uuid.uuid4().hex, version=version, hook=hook)
     if created:
         svc.jobs.create(job_id, key, payload)
         try:
@@ -54,5 +73,6 @@ def prewarm_one(svc: Services, wanted: RenderRequest) -> dict[str, Any]:
         "key": key,
         "id": job_id,
         "status": record.get("status", "queued"),
-        "image_url": image_url(wanted),
+        "version": version or None,
+        "image_url": image_url(wanted, version),
     }

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from kombu.exceptions import KombuError
 
 from shared.imaging import ImagingError
 from shared.jobs import RenderResult
@@ -67,10 +68,15 @@ class Delivery:
         request: RenderRequest,
         payload: dict[str, Any],
         engine: str,
+        *,
+        follow_up: Callable[[str], None] | None = None,
     ) -> None:
         self.current, self.job_id, self.request, self.payload = current, job_id, request, payload
         self.key = request.cache_key()
         self.engine = engine
+        # Queues a forced render of the key as job ``id``: for versions asked for while
+        # this job rendered, which its image does not record.
+        self.follow_up = follow_up
         self.announce = Announcement(current.flight, self.key)
         self.result = RenderResult(
             key=self.key,
@@ -96,6 +102,7 @@ class Delivery:
             reason = f"delivered {deliveries} times without finishing: given up"
             self._failed(reason)
             log.error("render abandoned key=%s task=%s: %s", key, job_id, reason)
+            self._ended()
             return self._skip("abandoned")
         if self.payload.get("prewarm"):
             _wait_until_due(jobs.due_in, key, DEBOUNCE_WAIT_LIMIT)
@@ -170,6 +177,9 @@ class Delivery:
             self.current.flight.release(self.key, job_id)
             if outcome:
                 self.announce(outcome)
+                self._ended()
+            if outcome == DONE_OK:
+                self._follow_up()
         log.info("render %s key=%s task=%s url=%s ms=%d", self.result["status"], self.key,
                  job_id, url, (time.perf_counter() - started) * 1000)  # fmt: skip
 
@@ -184,6 +194,35 @@ class Delivery:
         self.current.index.note_failure(key, reason, job_id)
         self.result["status"], self.result["error"] = "failed", reason
         return f"failed: {reason}"
+
+    def _ended(self) -> None:
+        """Queue the calls of the webhooks the job gathered (pre-warms only have any)."""
+        if not self.payload.get("prewarm"):
+            return
+        job = {
+            "id": self.job_id,
+            "url": self.request.url,
+            "key": self.key,
+            "status": "failed" if self.result["status"] in ("failed", "abandoned") else "done",
+            "error": self.result["error"] or None,
+            "render_ms": self.result["render_ms"] or None,
+        }
+        try:
+            self.current.webhooks.job_ended(self.job_id, self.key, job)
+        except QueueUnavailable as exc:
+            log.warning("webhooks of task=%s not queued: %s", self.job_id, exc)
+
+    def _follow_up(self) -> None:
+        """Start a render for versions asked for after this one began (none: nothing)."""
+        if self.follow_up is None:
+            return
+        try:
+            if self.current.versions.pending(self.key):
+                job_id, queued = self.current.flight.start(self.key, self.follow_up)
+                log.info("versions wait for key=%s: task=%s queued=%s", self.key, job_id, queued)
+        except (QueueUnavailable, KombuError, OSError) as exc:
+            # The next request for such a version starts the render itself.
+            log.warning("no follow-up render of key=%s: %s", self.key, exc)
 
     def _skip(self, why: str) -> bool:
         self.result["status"] = why

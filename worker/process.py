@@ -10,7 +10,12 @@ import signal
 import threading
 from typing import Any
 
-from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from shared.metrics import remove_own_directory
 from worker.celery_app import config
@@ -62,8 +67,27 @@ def _stop_browser(**_: Any) -> None:
         state().browser.close()
 
 
+_senders: list[Any] = []
+
+
+@worker_ready.connect
+def _send_webhooks(**_: Any) -> None:
+    # In the main process, once the pool has forked (a thread does not survive a fork): it
+    # renders nothing, so webhook calls never take a render slot (worker/webhooks.py).
+    if not config.webhook_secret:
+        return
+    from shared.redisconn import connect
+    from shared.webhooks import WebhookQueue
+    from worker.webhooks import WebhookSender
+
+    queue = WebhookQueue(connect(config.redis_url), config.webhook_horizon)
+    _senders.append(WebhookSender(queue, config.webhook_secret, config.webhook_timeout).start())
+
+
 @worker_shutdown.connect
 def _reap_on_exit(**_: Any) -> None:
+    for sender in _senders:
+        sender.stop()
     # In the main process, once the pool has stopped: a pool process stopped while its browser
     # was still starting (or one that was killed) leaves a browser only this can catch.
     reap_orphans()

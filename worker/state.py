@@ -17,6 +17,8 @@ from shared.redisconn import connect
 from shared.singleflight import SingleFlight
 from shared.storage import Storage, make_storage
 from shared.urlpolicy import UrlPolicy
+from shared.versions import VersionBook
+from shared.webhooks import WebhookQueue
 from worker.browser import WarmBrowser
 from worker.egress import EgressGuard
 from worker.engines import make_engine
@@ -35,6 +37,8 @@ class WorkerState:
     policy: UrlPolicy
     egress: EgressGuard
     browser: WarmBrowser
+    versions: VersionBook
+    webhooks: WebhookQueue
     quality_gate: bool = True  # OGSHOT_QUALITY_GATE: blank renders are rejected
     failure_ttl: int = 300  # OGSHOT_FAILURE_TTL: seconds a failed render is remembered
 
@@ -77,6 +81,8 @@ def build_state(config: Config, on_give_up: Callable[[str], None] | None = None)
         policy=policy,
         egress=egress,
         browser=browser,
+        versions=VersionBook(client),
+        webhooks=WebhookQueue(client, config.webhook_horizon),
         quality_gate=config.quality_gate,
         failure_ttl=config.failure_ttl,
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Task
 
-from shared.jobs import PREWARM_QUEUE, RENDER_TASK, RETRY_BACKOFF_MAX, RenderResult
+from shared.jobs import MISS_QUEUE, PREWARM_QUEUE, RENDER_TASK, RETRY_BACKOFF_MAX, RenderResult
 from shared.keys import RenderRequest
 from worker.celery_app import app, config
 from worker.lifecycle import TRANSIENT_ERRORS, Delivery
@@ -35,11 +35,19 @@ def render_page(self: Task, payload: dict[str, Any]) -> RenderResult:
     """Render one page to storage unless a fresh image or another job already covers it.
 
     A pre-warm (``prewarm``) first waits out its debounce, then waits for a running render
-    of the same key, so it renders once, after both; it always renders (``force``).
+    of the same key, so it renders once, after both; it always renders (``force``), as
+    does a miss for a version the stored image does not show.
     """
     request = RenderRequest.from_payload(payload)
     current = state()
-    job = Delivery(current, str(self.request.id), request, payload, config.browser)
+
+    def follow_up(job_id: str) -> None:
+        forced = {**request.to_payload(), "force": True}
+        self.apply_async(args=[forced], task_id=job_id, queue=MISS_QUEUE)
+
+    job = Delivery(
+        current, str(self.request.id), request, payload, config.browser, follow_up=follow_up
+    )
 
     def requeue() -> object:
         return self.apply_async(args=[payload], task_id=job.job_id, queue=PREWARM_QUEUE)

@@ -51,6 +51,8 @@ class ImageMeta:
     # What the wait for the page was last held up by ("a timer the page set", "drawing on a
     # canvas", "images", ...), "" when it was ready at once or rendered before this was kept.
     waited: str = ""
+    # The image versions (v=) it is known to show, newest last (shared/versions.py).
+    versions: tuple[str, ...] = ()
 
     @property
     def content_type(self) -> str:
@@ -75,6 +77,8 @@ class ImageMeta:
     def from_json(cls, text: str | bytes) -> ImageMeta:
         """Parse ``to_json`` output."""
         data: dict[str, Any] = json.loads(text)
+        if "versions" in data:
+            data["versions"] = tuple(data["versions"])
         if data.keys() <= _META_FIELDS:
             return cls(**data)
         # Fields a newer ogshot wrote are left out rather than refused (a rolling deploy).

@@ -118,12 +118,16 @@ class S3Storage:
     def put(self, key: str, data: bytes, meta: ImageMeta) -> None:
         """Upload bytes and metadata in one PUT (S3 replaces objects atomically)."""
         encoded = meta.to_json()
-        while len(encoded) > _META_LIMIT and (meta.title or meta.readiness):
-            # Title and readiness are only for display: shorten them rather than lose the image.
-            meta = dataclasses.replace(
-                meta, title=meta.title[: len(meta.title) // 2],
-                readiness=meta.readiness[: len(meta.readiness) // 2],
-            )  # fmt: skip
+        while len(encoded) > _META_LIMIT and (meta.title or meta.readiness or meta.versions):
+            # Title and readiness are only for display: shorten them rather than lose the
+            # image. Then the oldest versions go: one asked for again costs a render.
+            if meta.title or meta.readiness:
+                meta = dataclasses.replace(
+                    meta, title=meta.title[: len(meta.title) // 2],
+                    readiness=meta.readiness[: len(meta.readiness) // 2],
+                )  # fmt: skip
+            else:
+                meta = dataclasses.replace(meta, versions=meta.versions[1:])
             encoded = meta.to_json()
         try:
             self.client.put_object(
