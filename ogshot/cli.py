@@ -74,6 +74,8 @@ def _add_tool_commands(sub: Any) -> None:
     sign.add_argument("--tags", action="store_true",
                       help="print the page's meta tags (og:image with its size and type, the "
                            "Twitter card), not just the URL")  # fmt: skip
+    sign.add_argument("--version", default=None, metavar="V",
+                      help="the image's version (v=): an updated-at time, a revision")  # fmt: skip
     add_render_options(sign)
     sign.set_defaults(func=cmd_sign)
 
@@ -98,6 +100,12 @@ def _add_tool_commands(sub: Any) -> None:
     prewarm.add_argument("-H", "--height", type=int, default=None)
     prewarm.add_argument("--scale", type=int, default=None)
     prewarm.add_argument("--format", default=None)
+    prewarm.add_argument("--version", default=None, metavar="V",
+                         help="the new version (v=) the images' URLs will carry: the renders "
+                              "record it")  # fmt: skip
+    prewarm.add_argument("--webhook", default=None, metavar="URL",
+                         help="POST each job here when it ends (a host in the server's "
+                              "OGSHOT_WEBHOOK_HOSTS)")  # fmt: skip
     add_render_options(prewarm)
     prewarm.set_defaults(func=cmd_prewarm, client=True)
 

@@ -108,6 +108,8 @@ def run(
     urls: list[str],
     options: dict[str, Any],
     *,
+    version: str | None = None,
+    webhook: str | None = None,
     batch_size: int = 100,
     wait: bool = False,
     timeout: float = 600,
@@ -118,7 +120,7 @@ def run(
     with _bars(out) as bars:
         sending = bars.add_task("sent", total=len(urls))
         for batch in _batches(urls, batch_size):
-            answer = client.prewarm(batch, options)
+            answer = client.prewarm(batch, options, version=version, webhook_url=webhook)
             for job in answer["jobs"]:
                 summary.jobs[job["id"]] = job
             summary.rejected += answer["rejected"]
@@ -186,8 +188,8 @@ def cmd_prewarm(args: argparse.Namespace) -> int:
     options |= render_options(args)
     try:
         client = ApiClient(args.server or client_config.server, token)
-        summary = run(client, urls, options, batch_size=args.batch_size, wait=args.wait,
-                      timeout=args.timeout)  # fmt: skip
+        summary = run(client, urls, options, version=args.version, webhook=args.webhook,
+                      batch_size=args.batch_size, wait=args.wait, timeout=args.timeout)  # fmt: skip
     except ApiError as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2

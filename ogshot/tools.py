@@ -113,7 +113,7 @@ def cmd_sign(config: Config, args: argparse.Namespace) -> int:
     try:
         print(write(base, args.url, width=args.width, height=args.height, scale=args.scale,
                     format=args.format, signing_key=config.signing_keys[0],
-                    **render_options(args)))  # fmt: skip
+                    version=args.version, **render_options(args)))  # fmt: skip
     except InvalidOptions as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2

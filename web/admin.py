@@ -224,6 +224,7 @@ def detail(key: str) -> str:
     return render_template(
         "admin/detail.html", entry=entry, meta=entry.meta,
         snippet=image_tags(_request_of(entry.meta)), ttl=services().config.cache_ttl,
+        webhook=services().webhooks.last_for(entry.key),
     )  # fmt: skip
 
 
@@ -319,10 +320,12 @@ def purge() -> Response:
 @bp.get("/queue")
 def queue() -> str:
     """Jobs waiting per queue, workers online and what they render, recent failures."""
-    jobs = services().jobs
+    jobs, webhooks = services().jobs, services().webhooks
     return render_template(
         "admin/queue.html",
         lengths=jobs.queue_lengths(QUEUES),
         workers=jobs.workers(),
         failures=jobs.failures(),
+        webhooks=webhooks.recent(),
+        webhooks_waiting=webhooks.waiting(),
     )

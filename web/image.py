@@ -16,7 +16,7 @@ from werkzeug.http import http_date
 
 from shared.imaging import ON_ITS_WAY, UNAVAILABLE, fallback_image
 from shared.jobs import MISS_QUEUE
-from shared.keys import CONTENT_TYPES, FORMATS, QUERY_NAMES, RenderRequest
+from shared.keys import CONTENT_TYPES, FORMATS, QUERY_NAMES, InvalidOptions, RenderRequest
 from shared.metrics import FALLBACKS, IMAGE_REQUESTS, MISS_WAITS
 from shared.ratelimit import RateLimited
 from shared.redisconn import QueueUnavailable
@@ -104,7 +104,7 @@ def resolver(svc: Services) -> Resolve:
             if name in args
         }
         wanted = RenderRequest.build(url, format=fmt, **given)
-        version = check_version(args["v"]) if "v" in args else ""
+        version = _version(args.getlist("v"))
         # The site signed what it wrote; the sites file's defaults come after, under its options.
         _check_signature(svc, raw_url, wanted, version)
         if defaults := svc.policy.site_defaults(url):
@@ -112,6 +112,13 @@ def resolver(svc: Services) -> Resolve:
         return wanted, wanted.cache_key(), version
 
     return resolve
+
+
+def _version(given: list[str]) -> str:
+    """The image URL's version: "" without one; one valid token, else 400."""
+    if len(given) > 1:
+        raise InvalidOptions("v must be given once")
+    return check_version(given[0]) if given else ""
 
 
 # The image URL's query options (the format is its extension), to RenderRequest.build's keywords.

@@ -37,6 +37,26 @@ _OPTIONS: dict[str, Any] = {
 }
 
 
+_VERSION = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9._:-]{1,64}$",
+    "description": "The image's version (v= in its URL): the render records it, and a "
+    "request with it afterwards is a hit. Not a render option: it names the same image.",
+}
+_WEBHOOK_URL = {
+    "type": "string",
+    "maxLength": 2000,
+    "description": "Where to POST each job's JSON when it ends, signed (Ogshot-Signature): "
+    "an http(s) URL whose host is in the server's OGSHOT_WEBHOOK_HOSTS, else 400.",
+}
+_WEBHOOK_STATUS = {
+    "type": "string",
+    "nullable": True,
+    "description": "How the last webhook call of the job went: pending, delivered, "
+    "retrying, failed or given up, with what it met and the attempts made.",
+}
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -75,11 +95,17 @@ def openapi_document() -> dict[str, Any]:
                                         "which win over the batch's.",
                                         "required": ["url"],
                                         "additionalProperties": False,
-                                        "properties": {"url": {"type": "string"}, **_OPTIONS},
+                                        "properties": {
+                                            "url": {"type": "string"},
+                                            "v": _VERSION,
+                                            **_OPTIONS,
+                                        },
                                     },
                                 ]
                             },
                         },
+                        "v": _VERSION,
+                        "webhook_url": _WEBHOOK_URL,
                         **_OPTIONS,
                     },
                 },
@@ -91,6 +117,7 @@ def openapi_document() -> dict[str, Any]:
                         "key": {"type": "string"},
                         "id": {"type": "string"},
                         "status": _STATUS,
+                        "version": {"type": "string", "nullable": True},
                         "image_url": {"type": "string"},
                     },
                 },
@@ -123,7 +150,13 @@ def openapi_document() -> dict[str, Any]:
                         "url": {"type": "string"},
                         "status": _STATUS,
                         "error": {"type": "string", "nullable": True},
+                        "version": {
+                            "type": "string",
+                            "nullable": True,
+                            "description": "The last version a pre-warm of the job asked for.",
+                        },
                         "image_url": {"type": "string", "nullable": True},
+                        "webhook": _WEBHOOK_STATUS,
                         "render_ms": {"type": "integer", "nullable": True},
                         "readiness": {
                             "type": "string",

@@ -104,3 +104,15 @@ def test_only_http_servers() -> None:
     """A server that is not an http(s) URL is refused before any call."""
     with pytest.raises(ApiError, match="http"):
         ApiClient("ftp://o.example", "t")
+
+
+def test_prewarm_sends_a_version_and_a_webhook_beside_the_options(api: Api) -> None:
+    """version= and webhook_url= are fields of their own, not image options."""
+    prewarm(api.url, "t0k", ["https://example.com/a"], version="2026-12-02T10:00",
+            webhook_url="https://site.example/hook", format="jpg")  # fmt: skip
+    assert api.calls[0][2] == {
+        "urls": ["https://example.com/a"],
+        "format": "jpg",
+        "v": "2026-12-02T10:00",
+        "webhook_url": "https://site.example/hook",
+    }

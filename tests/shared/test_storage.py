@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -212,3 +213,26 @@ def test_unreachable_s3_is_unavailable() -> None:
         store.get(KEY)
     with pytest.raises(StorageUnavailable):
         store.ensure_bucket()
+
+
+def test_versions_are_stored_with_the_image(store: Storage) -> None:
+    """Every backend gives the versions back, in order, from get and head."""
+    meta = dataclasses.replace(meta_for(b"img"), versions=("1", "2026-12-02T10:00"))
+    store.put(KEY, b"img", meta)
+    assert store.get(KEY).meta.versions == ("1", "2026-12-02T10:00")
+    assert store.head(KEY).versions == ("1", "2026-12-02T10:00")
+
+
+def test_s3_drops_the_oldest_versions_before_the_metadata_outgrows_its_cap(
+    request: pytest.FixtureRequest,
+) -> None:
+    """A long page URL with sixteen long versions: the newest are kept, the image stored."""
+    s3 = _s3(request, f"test-{uuid.uuid4().hex[:12]}")
+    long_page = RenderRequest.build("https://example.com/" + "p" * 1400)
+    versions = tuple(f"{n:02d}" + "v" * 62 for n in range(16))
+    meta = ImageMeta.describe(long_page, b"img", engine="firefox", render_ms=1)
+    s3.put("k.png", b"img", dataclasses.replace(meta, versions=versions))
+    kept = s3.head("k.png").versions
+    assert kept
+    assert kept == versions[-len(kept) :]
+    assert len(kept) < 16
