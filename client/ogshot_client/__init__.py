@@ -15,6 +15,7 @@ from ogshot_client.api import ApiClient, ApiError, prewarm
 from ogshot_client.options import ImageOptions, InvalidOptions
 from ogshot_client.signing import sign, verify
 from ogshot_client.tags import Html, init_app, og_image_url, og_tags
+from ogshot_client.versions import VersionLedger
 from ogshot_client.webhooks import SIGNATURE_HEADER, WebhookError, verify_webhook
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Html",
     "ImageOptions",
     "InvalidOptions",
+    "VersionLedger",
     "WebhookError",
     "init_app",
     "og_image_url",

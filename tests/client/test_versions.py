@@ -5,7 +5,15 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from ogshot_client import ImageOptions, InvalidOptions, og_image_url, og_tags, sign, verify
+from ogshot_client import (
+    ImageOptions,
+    InvalidOptions,
+    VersionLedger,
+    og_image_url,
+    og_tags,
+    sign,
+    verify,
+)
 from ogshot_client.signing import canonical
 
 BASE = "https://ogshot.example"
@@ -60,3 +68,21 @@ def test_tags_carry_the_version_in_both_image_urls() -> None:
     """og:image and twitter:image name the versioned URL."""
     tags = og_tags(BASE, PAGE, version="7")
     assert tags.count("?v=7") == 2
+
+
+def test_the_ledger_names_a_version_only_once_it_is_confirmed() -> None:
+    """Asked, then confirmed by a done webhook of that version; a failed job, a late
+    webhook of an older version, or one never asked for changes nothing."""
+    ledger = VersionLedger()
+    page = "https://example.com/board/42"
+    ledger.asked(page, "r1")
+    assert ledger.current(page) is None
+    assert not ledger.confirm({"page_url": page, "version": "r1", "status": "failed"})
+    assert ledger.confirm({"page_url": page, "version": "r1", "status": "done"})
+    assert ledger.current(page) == "r1"
+    ledger.asked(page, "r2")
+    assert ledger.current(page) == "r1"  # r2 not rendered yet: pages keep r1
+    assert not ledger.confirm({"page_url": page, "version": "r1", "status": "done"})
+    assert not ledger.confirm({"page_url": page, "version": "r9", "status": "done"})
+    assert ledger.confirm({"page_url": page, "version": "r2", "status": "done"})
+    assert ledger.current(page) == "r2"
