@@ -43,6 +43,7 @@ from bench.stack import Bench, fetch, fetch_all, image_url, sample_png
 from shared.config import load_config
 from shared.keys import RenderRequest
 from shared.storage import make_storage
+from shared.versions import KEEP_VERSIONS
 from worker.engines import make_engine
 
 SECTIONS = ("hit", "miss", "readiness", "stampede", "scale", "memory", "encoding")
@@ -90,21 +91,27 @@ def hit(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
     data = sample_png()
     image_file = bench.tmp / "hit.png"
     image_file.write_bytes(data)
-    servers = (("bare Flask route (baseline)", None), ("ogshot, filesystem", "fs"),
-               ("ogshot, S3 (moto)", "s3"))  # fmt: skip
-    runs: dict[str, list[tuple[WrkResult, float]]] = {name: [] for name, _ in servers}
+    # The versioned rows ask for the newest of the most versions an image keeps (the
+    # largest metadata a hit reads): a known version must cost nothing more than a hit.
+    versions = tuple(f"2026-12-{day:02d}T10:00:00" for day in range(1, KEEP_VERSIONS + 1))
+    servers = (("bare Flask route (baseline)", None, False),
+               ("ogshot, filesystem", "fs", False), ("ogshot, S3 (moto)", "s3", False),
+               (f"ogshot, filesystem, v= known ({KEEP_VERSIONS} kept)", "fs", True),
+               (f"ogshot, S3 (moto), v= known ({KEEP_VERSIONS} kept)", "s3", True))  # fmt: skip
+    runs: dict[str, list[tuple[WrkResult, float]]] = {name: [] for name, *_ in servers}
     turn = max(1, round(sizes.hit_seconds / 2))  # wrk takes whole seconds
     with contextlib.ExitStack() as running:
         urls = {}
-        for name, store in servers:
+        for name, store, versioned in servers:
             env = bench.env(store or "fs", OGSHOT_BENCH_IMAGE=str(image_file))
-            page = bench.cached(env, data, f"hit-{uuid.uuid4().hex}")
+            known = versions if versioned else ()
+            page = bench.cached(env, data, f"hit-{uuid.uuid4().hex}", known)
             app = "bench.baseline:app" if store is None else "web.wsgi:app"
             web = running.enter_context(bench.web(env, app))
-            urls[name] = image_url(web, page)
+            urls[name] = image_url(web, page) + (f"?v={versions[-1]}" if versioned else "")
             warm = requests.get(urls[name], timeout=30)  # warm: imports, connections
-            if warm.content != data:
-                raise RuntimeError(f"{name} did not answer with the cached image")
+            if warm.content != data or (store and warm.headers.get("X-Ogshot-Cache") != "hit"):
+                raise RuntimeError(f"{name} did not answer with the cached image as a hit")
         for _ in range(sizes.hit_rounds):
             for name, url in urls.items():
                 pid = bench.web_pids[url.split("/image/")[0]]
@@ -113,7 +120,7 @@ def hit(bench: Bench, sizes: Sizes, _engines: list[str]) -> list[str]:
                 runs[name].append((result, (tree_cpu_seconds(pid) - cpu) / result.requests))
     rows = []
     baseline = None
-    for name, _ in servers:
+    for name, *_ in servers:
         result, cpu = sorted(runs[name], key=lambda run: run[0].rate)[sizes.hit_rounds // 2]
         baseline = baseline or result
         rows.append([name, round(result.rate), result.p50, result.p99, cpu * 1000,

@@ -7,6 +7,7 @@ servers the end-to-end tests trust.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import sys
@@ -153,13 +154,16 @@ class Bench(contextlib.ExitStack):
             env["OGSHOT_STORAGE_URL"] = str(self.tmp / f"images-{uuid.uuid4().hex[:8]}")
         return ogshot_env(**env, **settings)
 
-    def cached(self, env: dict[str, str], data: bytes, name: str) -> str:
-        """Store ``data`` as the image of a page; return the page URL (a hit from now on)."""
+    def cached(
+        self, env: dict[str, str], data: bytes, name: str, versions: tuple[str, ...] = ()
+    ) -> str:
+        """Store ``data`` as the image of a page, known to show ``versions``; return the page
+        URL (a hit from now on)."""
         url = self.pages.url(f"/page/{name}")
         request = RenderRequest.build(url)
         store = make_storage(load_config(env))
-        store.put(request.cache_key(), data, ImageMeta.describe(request, data, engine="bench",
-                                                                render_ms=0))  # fmt: skip
+        meta = ImageMeta.describe(request, data, engine="bench", render_ms=0)
+        store.put(request.cache_key(), data, dataclasses.replace(meta, versions=versions))
         return url
 
     @contextlib.contextmanager
