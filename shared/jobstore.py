@@ -141,6 +141,11 @@ class JobStore:
         with translated():
             return int(self._due_in(keys=[DUE_PREFIX + key])) / 1000
 
+    def prewarm_pending(self, key: str) -> bool:
+        """Tell whether a pre-warm of ``key`` is gathered and has not started yet."""
+        with translated():
+            return bool(self.client.exists(PENDING_PREFIX + key))
+
     def take_pending(self, key: str, job_id: str) -> None:
         """Mark the pending pre-warm of ``key`` as started, if it is ``job_id``."""
         with translated():

@@ -213,12 +213,17 @@ class Delivery:
             log.warning("webhooks of task=%s not queued: %s", self.job_id, exc)
 
     def _follow_up(self) -> None:
-        """Start a render for versions asked for after this one began (none: nothing)."""
+        """Start a render for versions asked for after this one began (none: nothing).
+
+        Not when a pre-warm of the key waits out its debounce: it starts later and records
+        them, and a render now would only be one more.
+        """
         if self.follow_up is None:
             return
+        current = self.current
         try:
-            if self.current.versions.pending(self.key):
-                job_id, queued = self.current.flight.start(self.key, self.follow_up)
+            if current.versions.pending(self.key) and not current.jobs.prewarm_pending(self.key):
+                job_id, queued = current.flight.start(self.key, self.follow_up)
                 log.info("versions wait for key=%s: task=%s queued=%s", self.key, job_id, queued)
         except (QueueUnavailable, KombuError, OSError) as exc:
             # The next request for such a version starts the render itself.

@@ -66,3 +66,17 @@ def test_render_options_are_signed() -> None:
     wanted = ImageOptions(hide=(".chat,.promo", ".nav"), selector="#card", dark=True,
                           delay=300, wait_for="#board")  # fmt: skip
     assert verify((KEY,), query["s"][0], "https://example.com/x", wanted)
+
+
+def test_a_version_is_signed_as_its_own_field() -> None:
+    """--version goes into the URL as v= and into its signature."""
+    done = sign("https://example.com/x", "--version", "2026-12-02T10:00")
+    assert done.returncode == 0, done.stderr
+    query = parse_qs(urlsplit(done.stdout.strip()).query)
+    assert query["v"] == ["2026-12-02T10:00"]
+    signature = query["s"][0]
+    assert verify((KEY,), signature, "https://example.com/x", ImageOptions(), "2026-12-02T10:00")
+    assert not verify((KEY,), signature, "https://example.com/x", ImageOptions())
+    bad = sign("https://example.com/x", "--version", "a b")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("ogshot: v must be 1 to 64 characters")

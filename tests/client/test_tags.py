@@ -45,6 +45,9 @@ def test_jinja_filter_in_a_flask_app() -> None:
         '<meta property="og:image" content="https://ogshot.example/image/'
         'https%3A%2F%2Fexample.com%2Fboard%2F42.png">'
     )
+    with app.test_request_context("https://example.com/board/42"):
+        versioned = render_template_string("{{ request.url | og_tags(version='r7') }}")
+    assert versioned.count("42.png?v=r7") == 2
 
 
 def test_tags_carry_the_image_its_size_and_type() -> None:

@@ -6,7 +6,9 @@ each engine and each store (conftest.TWO_STACKS).
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -16,7 +18,7 @@ import requests
 from ogshot_client import SIGNATURE_HEADER, verify_webhook
 
 from shared.jobs import PREWARM_QUEUE
-from tests.e2e.conftest import ADMIN_PASSWORD, WEBHOOK_HORIZON, WEBHOOK_SECRET, Stack
+from tests.e2e.conftest import ADMIN_PASSWORD, TOKEN, WEBHOOK_HORIZON, WEBHOOK_SECRET, Stack
 from tests.e2e.test_prewarm import RED, centre, live_page
 from tests.receiver import HANG, Receiver, receiving
 
@@ -171,13 +173,19 @@ def test_failing_and_silent_receivers(stack: Stack, receiver: Receiver) -> None:
     silent_url, _ = live_page(stack, "hook-silent", "ff0000")
     flaky = receiver.answer("/flaky", 503, 500, 200)
     silent = receiver.answer("/silent", HANG)
-    flaky_job, silent_job = (
-        stack.api("POST", "/api/prewarm", json={"urls": [page], "webhook_url": hook}).json()[
-            "jobs"
-        ][0]
-        for page, hook in ((flaky_url, flaky), (silent_url, silent))
-    )
-    receiver.wait_for("/flaky", 3)
+    silent_job = stack.api(
+        "POST", "/api/prewarm", json={"urls": [silent_url], "webhook_url": silent}
+    ).json()["jobs"][0]
+    # The command line's --version and --webhook, through the site helper's client.
+    done = subprocess.run(
+        ["ogshot", "prewarm", flaky_url, "--version", "f1", "--webhook", flaky, "--wait",
+         "--server", stack.web, "--token", TOKEN],
+        env=stack.env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (flaky_call,) = receiver.wait_for("/flaky", 3)[-1:]
+    flaky_job = json.loads(flaky_call.body)
+    assert flaky_job["version"] == "f1"
     deadline = time.monotonic() + WEBHOOK_HORIZON + 30
     while not str(stack.wait_job(silent_job["id"])["webhook"]).startswith("given up"):
         assert time.monotonic() < deadline, stack.wait_job(silent_job["id"])

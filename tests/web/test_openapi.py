@@ -27,6 +27,8 @@ def web(redis_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
         OGSHOT_REDIS_URL=f"{redis_base}/9",
         OGSHOT_STORAGE_URL=str(tmp / "images"),
         OGSHOT_API_TOKENS=TOKEN,
+        OGSHOT_WEBHOOK_HOSTS="127.0.0.1,hooks.example.com",
+        OGSHOT_WEBHOOK_SECRET="schema-webhook-secret-0123456789abcdef",
     )
     argv = [require("ogshot"), "web", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
     with serving(argv, port, env, tmp / "web.log"):

@@ -236,3 +236,18 @@ def test_meta_keeps_versions_through_json() -> None:
     meta = ImageMeta.describe(RenderRequest.build(PAGE), b"x", engine="firefox", render_ms=1)
     meta = dataclasses.replace(meta, versions=("1", "2"))
     assert ImageMeta.from_json(meta.to_json()) == meta
+
+
+def test_the_openapi_document_names_versions_and_webhooks() -> None:
+    """v (batch and per URL), webhook_url (batch), and the jobs' version and webhook status."""
+    from web.openapi import openapi_document
+
+    schemas = openapi_document()["components"]["schemas"]
+    request = schemas["PrewarmRequest"]["properties"]
+    assert request["v"]["pattern"] == "^[A-Za-z0-9._:-]{1,64}$"
+    assert "webhook_url" in request
+    per_url = request["urls"]["items"]["oneOf"][1]["properties"]
+    assert "v" in per_url
+    assert "webhook_url" not in per_url
+    assert {"version", "webhook"} <= set(schemas["Job"]["properties"])
+    assert "version" in schemas["PrewarmJob"]["properties"]
