@@ -79,7 +79,8 @@ def check_webhook_url(url: str, hosts: tuple[str, ...]) -> str:
         raise RefusedWebhook(f"webhook_url must be at most {MAX_WEBHOOK_URL} characters")
     try:
         parts = urlsplit(url)
-        port = parts.port  # a malformed port raises here
+        if parts.port == 0:  # reading the port checks it: a malformed one raises
+            raise ValueError("port 0")
         host = normalize_host(parts.hostname or "")
     except (ValueError, InvalidURL):
         raise RefusedWebhook(f"webhook_url {url!r} is not a valid URL") from None
@@ -87,7 +88,6 @@ def check_webhook_url(url: str, hosts: tuple[str, ...]) -> str:
         raise RefusedWebhook(
             f"webhook_url {url!r} must be an http(s) URL without a user name or password"
         )
-    del port
     if not any(host_matches(pattern, host) for pattern in hosts):
         raise RefusedWebhook(f"webhook_url {url!r}: host {host} is not in OGSHOT_WEBHOOK_HOSTS")
     return url
@@ -182,6 +182,7 @@ class WebhookQueue:
             else:
                 pipe.zrem(DUE, delivery.id)
             pipe.hset(JOB_PREFIX + delivery.job, "webhook", line)
+            pipe.expire(JOB_PREFIX + delivery.job, JOB_TTL)  # never a record without an end
             last = {"job": delivery.job, "url": delivery.url, "status": line}
             pipe.set(LAST_PREFIX + delivery.key, json.dumps(last), ex=JOB_TTL + self.horizon)
             pipe.execute()
