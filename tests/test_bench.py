@@ -30,7 +30,8 @@ def test_bench_quick_prints_every_table() -> None:
     for title in ("Hit path", "Miss path", "Readiness", "Stampede", "Scale", "Memory"):
         assert f"### {title}" in out, out
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|")}
-    assert {"bare Flask route (baseline)", "ogshot, filesystem", "ogshot, S3 (moto)"} <= set(rows)
+    assert {"bare Flask route (baseline)", "ogshot, filesystem", "ogshot, S3 (moto)",
+            "ogshot, S3 (moto), v= known (16 kept)"} <= set(rows)  # fmt: skip
     # Not timings: one origin load per uncached URL, every image stored, no server error,
     # on shared CPUs and pinned apart.
     for figure, value in (("page loads at the origin", "4"), ("images stored afterwards", "4"),

@@ -87,6 +87,10 @@ def _examples(tmp: Path, redis_url: str, s3_endpoint: str) -> dict[str, list[str
         "OGSHOT_MAX_QUEUE": ["1", str(10**7)],
         "OGSHOT_HOST_RENDERS_PER_MINUTE": ["0", str(10**6)],
         "OGSHOT_CLIENT_MISSES_PER_MINUTE": ["0", str(10**6)],
+        "OGSHOT_WEBHOOK_HOSTS": ["", "hooks.example.com", "*.example.com,10.0.0.5"],
+        "OGSHOT_WEBHOOK_SECRET": ["", KEY],
+        "OGSHOT_WEBHOOK_HORIZON": ["1", "86400"],
+        "OGSHOT_WEBHOOK_TIMEOUT": ["1", "60"],
     }  # fmt: skip
 
 
@@ -96,6 +100,8 @@ NEEDS = {
     ("OGSHOT_REQUIRE_SIGNATURE", "true"): {"OGSHOT_SIGNING_KEYS": "s" * 16},
     ("OGSHOT_REQUIRE_SIGNATURE", "ON"): {"OGSHOT_SIGNING_KEYS": "s" * 16},
     ("OGSHOT_ADMIN_PASSWORD", "p" * 12): {"OGSHOT_SECRET_KEY": KEY},
+    ("OGSHOT_WEBHOOK_HOSTS", "hooks.example.com"): {"OGSHOT_WEBHOOK_SECRET": KEY},
+    ("OGSHOT_WEBHOOK_HOSTS", "*.example.com,10.0.0.5"): {"OGSHOT_WEBHOOK_SECRET": KEY},
 }
 
 
@@ -117,6 +123,8 @@ def _cases() -> Iterator[tuple[str, int]]:
         "OGSHOT_REQUIRE_SIGNATURE": 5, "OGSHOT_ALLOWED_PORTS": 2, "OGSHOT_MAX_PAGE_BYTES": 2,
         "OGSHOT_MAX_PAGE_REQUESTS": 2, "OGSHOT_MAX_QUEUE": 2,
         "OGSHOT_HOST_RENDERS_PER_MINUTE": 2, "OGSHOT_CLIENT_MISSES_PER_MINUTE": 2,
+        "OGSHOT_WEBHOOK_HOSTS": 3, "OGSHOT_WEBHOOK_SECRET": 2, "OGSHOT_WEBHOOK_HORIZON": 2,
+        "OGSHOT_WEBHOOK_TIMEOUT": 2,
     }  # fmt: skip
     for name, count in counts.items():
         for index in range(count):
@@ -206,6 +214,11 @@ def test_accepted_value_builds_web_and_worker(  # noqa: PLR0917 - parameters plu
         ("OGSHOT_FAILURE_TTL", "5m"),
         ("OGSHOT_IGNORE_PARAMS", "utm source"),
         ("OGSHOT_SITES_FILE", "/nonexistent/sites.toml"),
+        ("OGSHOT_WEBHOOK_HOSTS", "*"),
+        ("OGSHOT_WEBHOOK_HOSTS", "exa mple.com"),
+        ("OGSHOT_WEBHOOK_SECRET", "too-short"),
+        ("OGSHOT_WEBHOOK_HORIZON", "0"),
+        ("OGSHOT_WEBHOOK_TIMEOUT", "61"),
     ],
 )
 def test_refused_value_is_one_line_naming_the_variable(name: str, value: str) -> None:

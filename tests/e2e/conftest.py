@@ -95,6 +95,8 @@ def _wait_for_worker(stack: Stack, timeout: float = 120) -> None:
 TOKEN = "test-token-0123456789abcdef"
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
 WEBHOOK_HORIZON = 4  # seconds: a webhook that never answers is given up soon
+# Signatures are checked when given, not required: the other tests fetch unsigned URLs.
+SIGNING_KEY = "e2e-signing-key-0123456789abcdef"
 FAILURE_TTL = 3  # seconds a failed render is remembered in the stacks
 ADMIN_PASSWORD = "e2e admin password"
 
@@ -132,6 +134,8 @@ def stack(
         "OGSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "OGSHOT_WEBHOOK_HORIZON": str(WEBHOOK_HORIZON),
         "OGSHOT_WEBHOOK_TIMEOUT": "1",
+        "OGSHOT_SIGNING_KEYS": SIGNING_KEY,
+        "OGSHOT_REQUIRE_SIGNATURE": "false",
         "PYTHONUNBUFFERED": "1",
     }
     storage: Storage

@@ -15,10 +15,17 @@ from collections.abc import Iterator
 import pytest
 import redis
 import requests
-from ogshot_client import SIGNATURE_HEADER, verify_webhook
+from ogshot_client import SIGNATURE_HEADER, og_image_url, verify_webhook
 
 from shared.jobs import PREWARM_QUEUE
-from tests.e2e.conftest import ADMIN_PASSWORD, TOKEN, WEBHOOK_HORIZON, WEBHOOK_SECRET, Stack
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    SIGNING_KEY,
+    TOKEN,
+    WEBHOOK_HORIZON,
+    WEBHOOK_SECRET,
+    Stack,
+)
 from tests.e2e.test_prewarm import RED, centre, live_page
 from tests.receiver import HANG, Receiver, receiving
 
@@ -76,7 +83,7 @@ def test_new_known_and_old_versions(stack: Stack) -> None:
 def test_a_new_version_not_ready_in_time_is_short_lived(stack: Stack) -> None:
     """Past the wait (the impatient web), the answer to a new version is the image from
     before it with the fallback's short cache life, and the render goes on."""
-    url, path = live_page(stack, "slow-version", "ff0000", delay="2")
+    url, path = live_page(stack, "slow-version", "ff0000", delay="1")
     assert centre(get(stack.image_url(url) + "?v=a").content) == RED
     stack.pages.colours[path.split("/")[2]] = "0000ff"
     early = get(stack.image_url(url, web=stack.impatient_web) + "?v=b")
@@ -219,3 +226,22 @@ def test_refused_webhooks_and_versions_queue_and_send_nothing(
     time.sleep(1)
     assert stack.pages.count(path) == 0
     assert receiver.calls == []
+
+
+def test_signed_urls_with_and_without_a_version(stack: Stack) -> None:
+    """The helper's signed URLs work with a version and without; the version is signed, so
+    changing, adding or dropping it is a 403 that renders nothing."""
+    url, path = live_page(stack, "signed-version", "ff0000")
+    without = og_image_url(stack.web, url, signing_key=SIGNING_KEY)
+    with_v = og_image_url(stack.web, url, signing_key=SIGNING_KEY, version="s1")
+    assert get(without).headers["X-Ogshot-Cache"] == "miss"
+    assert get(with_v).headers["X-Ogshot-Cache"] == "miss"  # a version new to the image
+    assert get(with_v).headers["X-Ogshot-Cache"] == "hit"
+    assert get(without).headers["X-Ogshot-Cache"] == "hit"
+    assert stack.pages.count(path) == 2
+    for bad in (with_v.replace("v=s1", "v=s2"), without + "&v=s1",
+                with_v.replace("v=s1&", "")):  # fmt: skip
+        response = get(bad)
+        assert response.status_code == 403, bad
+        assert "s=" in response.text
+    assert stack.pages.count(path) == 2

@@ -90,3 +90,13 @@ def test_docs_name_exactly_the_variables_read() -> None:
     text = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", text, flags=re.MULTILINE))
     assert documented == set(environment_names())
+
+
+def test_webhook_hosts_need_a_secret() -> None:
+    """Webhooks are signed always: hosts without OGSHOT_WEBHOOK_SECRET stop start-up."""
+    env = {"OGSHOT_ALLOWED_HOSTS": "example.com", "OGSHOT_WEBHOOK_HOSTS": "hooks.example.com"}
+    with pytest.raises(ConfigError, match="OGSHOT_WEBHOOK_SECRET is required"):
+        load_config(env)
+    config = load_config({**env, "OGSHOT_WEBHOOK_SECRET": "w" * 32})
+    assert config.webhook_hosts == ("hooks.example.com",)
+    assert "w" * 32 not in repr(config)

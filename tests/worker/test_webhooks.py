@@ -1,4 +1,7 @@
-"""Webhook deliveries: the Redis queue and the sender, against a real receiver and Redis."""
+"""Webhook deliveries: the Redis queue and the sender, against a real receiver and Redis.
+
+Retries until a 2xx and the horizon run through the whole stack (tests/e2e/test_versions.py).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from ogshot_client.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER
 
 from shared.jobstore import HOOKS_PREFIX, JOB_PREFIX
 from shared.webhooks import DUE, WebhookQueue
-from tests.receiver import HANG, Receiver, receiving
+from tests.receiver import Receiver, receiving
 from worker.webhooks import WebhookSender, pause_after
 
 SECRET = "webhook-secret-0123456789abcdef0123"
@@ -77,21 +80,6 @@ def test_each_webhook_gets_the_job_signed_with_its_own_version(
     assert queue.last_for(KEY)["status"] == status  # type: ignore[index]
 
 
-def test_a_receiver_that_fails_twice_gets_three_attempts_then_none(
-    redis_url: str, receiver: Receiver
-) -> None:
-    """503, 502, then 200: three attempts with growing pauses, and none after the 2xx."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    queue = WebhookQueue(client, horizon=60)
-    ended(client, queue, receiver.answer("/flaky", 503, 502, 200))
-    assert run_until_over(WebhookSender(queue, SECRET, 5), queue) == ["retry", "retry", "delivered"]
-    time.sleep(0.5)
-    assert len(receiver.to("/flaky")) == 3
-    ids = {call.headers[DELIVERY_HEADER] for call in receiver.to("/flaky")}
-    assert len(ids) == 1  # one delivery, tried three times
-    assert client.hget(JOB_PREFIX + "job1", "webhook") == "delivered: HTTP 200 (3 attempts)"
-
-
 def test_redirects_and_refusals_are_final(redis_url: str, receiver: Receiver) -> None:
     """A 3xx is not followed and a 4xx (but 429) is not tried again."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -100,23 +88,6 @@ def test_redirects_and_refusals_are_final(redis_url: str, receiver: Receiver) ->
     assert sorted(run_until_over(WebhookSender(queue, SECRET, 5), queue)) == ["failed"] * 2
     assert len(receiver.to("/moved")) == len(receiver.to("/gone")) == 1
     assert receiver.to("/moved-here") == []
-
-
-def test_a_receiver_that_never_answers_is_tried_until_the_horizon(
-    redis_url: str, receiver: Receiver
-) -> None:
-    """Timeouts are tried again while the next try falls within the horizon, then given up;
-    the status line counts the attempts."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    queue = WebhookQueue(client, horizon=4)
-    ended(client, queue, receiver.answer("/hang", HANG))
-    outcomes = run_until_over(WebhookSender(queue, SECRET, 1), queue)
-    assert outcomes[-1] == "gave_up"
-    assert set(outcomes[:-1]) == {"retry"}
-    assert len(receiver.to("/hang")) == len(outcomes)
-    status = client.hget(JOB_PREFIX + "job1", "webhook")
-    assert status.startswith("given up: no answer within 1 s")
-    assert status.endswith(f"({len(outcomes)} attempts)")
 
 
 def test_a_claimed_delivery_is_due_again_only_after_its_lease(redis_url: str) -> None:
