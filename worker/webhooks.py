@@ -13,6 +13,8 @@ the job's end; any other answer (a 3xx, a 4xx) is final.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import logging
 import threading
 import time
@@ -57,6 +59,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tupl
         return ("retry" if code == 429 or code >= 500 else "failed"), f"HTTP {code}"
     except TimeoutError:
         return "retry", f"no answer within {timeout:g} s"
+    except http.client.HTTPException as exc:  # not HTTP at all (a bad status line...)
+        return "retry", f"no HTTP answer: {type(exc).__name__}"
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return "retry", f"cannot connect: {reason}"
@@ -105,8 +109,11 @@ class WebhookSender:
     def _attempt(self, delivery: Delivery, now: float) -> None:
         try:
             self.attempt(delivery, now)
-        except Exception:  # a sender thread must outlive any one delivery
+        except Exception as exc:  # a sender thread must outlive any one delivery
             log.exception("webhook delivery %s failed unexpectedly", delivery.id)
+            # Ended, not left to come back after its lease for ever.
+            with contextlib.suppress(QueueUnavailable):
+                self.queue.attempted(delivery, "failed", f"ogshot error: {exc}", 0)
         finally:
             self._free.release()
 

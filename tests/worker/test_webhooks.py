@@ -6,6 +6,8 @@ Retries until a 2xx and the horizon run through the whole stack (tests/e2e/test_
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -114,3 +116,24 @@ def test_pauses_double_up_to_a_bound() -> None:
     """1, 2, 4... seconds, never more than ten minutes."""
     assert [pause_after(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
     assert pause_after(30) == 600
+
+
+def test_an_answer_that_is_not_http_is_tried_again(redis_url: str) -> None:
+    """A server that answers garbage is a passing failure, not a sender crash."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def garbage() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        connection.close()
+
+    threading.Thread(target=garbage, daemon=True).start()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    queue = WebhookQueue(client, horizon=60)
+    ended(client, queue, f"http://127.0.0.1:{listener.getsockname()[1]}/x")
+    claimed = queue.claim()
+    assert claimed is not None
+    assert WebhookSender(queue, SECRET, 5).attempt(*claimed) == "retry"
+    assert client.hget(JOB_PREFIX + "job1", "webhook").startswith("retrying: no HTTP answer")
+    listener.close()
