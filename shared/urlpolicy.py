@@ -11,17 +11,31 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from shared.sites import DEFAULT_IGNORE_PARAMS, Site, drop_params, host_matches, site_for
 
-if TYPE_CHECKING:
-    from shared.config import Config
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Iterable[str]]
+
+
+class PolicySettings(Protocol):
+    """The settings a policy is built from (``shared.config.Config`` has them). A protocol,
+    not the class: config parses its hosts with this module, which must not import it back."""
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]: ...
+    @property
+    def allow_private_networks(self) -> tuple[IPNetwork, ...]: ...
+    @property
+    def allowed_ports(self) -> tuple[int, ...]: ...
+    @property
+    def ignore_params(self) -> tuple[str, ...]: ...
+    @property
+    def sites(self) -> tuple[Site, ...]: ...
+
 
 # S3 user metadata is capped at 2 KiB and carries the URL; see shared/storage/s3.py.
 MAX_URL_LENGTH = 1500
@@ -144,7 +158,7 @@ class UrlPolicy:
     sites: tuple[Site, ...] = ()  # OGSHOT_SITES_FILE
 
     @classmethod
-    def from_config(cls, config: Config) -> UrlPolicy:
+    def from_config(cls, config: PolicySettings) -> UrlPolicy:
         """Build the policy from the service configuration (whose hosts are normalized)."""
         return cls(
             config.allowed_hosts,
