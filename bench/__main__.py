@@ -40,9 +40,9 @@ from bench.load import (
     wrk,
 )
 from bench.stack import Bench, fetch, fetch_all, image_url, sample_png
+from shared.changes import make_storage
 from shared.config import load_config
 from shared.keys import RenderRequest
-from shared.storage import make_storage
 from shared.versions import KEEP_VERSIONS
 from worker.engines import make_engine
 

@@ -24,10 +24,11 @@ import requests
 from PIL import Image
 
 from ogshot.services import web_argv
+from shared.changes import make_storage
 from shared.config import load_config
 from shared.imaging import encode
 from shared.keys import RenderRequest
-from shared.storage import ImageMeta, make_storage
+from shared.storage import ImageMeta
 from tests.helpers import (
     PageServer,
     free_port,

@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ogshot.supervisor import Child, supervise
+from shared.changes import make_storage
 from shared.config import Config, child_environment
 from shared.jobs import QUEUES
 from shared.jobstore import WORKER_PREFIX
 from shared.metrics import OWN_MARK
 from shared.redisconn import QueueUnavailable, connect, translated
-from shared.storage import StorageUnavailable, make_storage
+from shared.storage import StorageUnavailable
 
 
 def web_argv(config: Config, bind: str, workers: int | None) -> list[str]:

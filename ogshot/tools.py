@@ -10,11 +10,12 @@ from pathlib import Path
 from ogshot_client import InvalidOptions, og_image_url, og_tags
 
 from ogshot.options import render_options
+from shared.changes import make_storage
 from shared.config import Config, load_client_config
 from shared.index import ImageIndex
 from shared.keys import RenderRequest
 from shared.redisconn import QueueUnavailable, connect
-from shared.storage import StorageUnavailable, make_storage
+from shared.storage import StorageUnavailable
 from shared.urlpolicy import InvalidURL, RefusedURL, UrlPolicy
 
 

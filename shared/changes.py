@@ -1,6 +1,6 @@
 """Changes to stored images, announced over Redis so that every web process drops its copy.
 
-Every store ogshot builds (``shared.storage.make_storage``) is an ``AnnouncedStorage``: once
+Every store ogshot builds (``make_storage``, below) is an ``AnnouncedStorage``: once
 an image is replaced or deleted (a render, a pre-warm, the admin pages' delete and purge), its
 key is published on ``ogshot:changed:<Redis database>``. Each web process runs one
 ``ChangeListener``: it drops each announced key from the process's in-memory cache
@@ -22,12 +22,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import redis
 
+from shared.redisconn import connect
 from shared.storage import ImageMeta, Storage, StoredImage
 from shared.storage.hot import HotCache
+
+if TYPE_CHECKING:
+    from shared.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +161,27 @@ class ChangeListener:
             # Changes made before this moment may have gone unheard: start from nothing.
             self.cache.clear()
             self.cache.trusted = True
+
+
+def make_storage(config: Config) -> AnnouncedStorage:
+    """Build the backend named by ``OGSHOT_STORAGE_URL``, creating an S3 bucket if needed,
+    wrapped once so that its replaces and deletes are announced over Redis (web processes
+    that keep the image in memory drop it)."""
+    parts = urlsplit(config.storage_url)
+    hot = (config.memory_cache_mb * 1024 * 1024, config.memory_cache_seconds)
+    store: Storage
+    if parts.scheme == "s3":
+        # Here, not at the top: a process on the filesystem store never loads boto3.
+        from shared.storage.s3 import S3Storage, make_s3_client
+
+        s3 = S3Storage(
+            make_s3_client(config.s3_endpoint_url), parts.netloc, parts.path.strip("/"), *hot
+        )
+        s3.ensure_bucket()
+        store = s3
+    else:
+        from shared.storage.fs import FilesystemStorage
+
+        store = FilesystemStorage(parts.path if parts.scheme == "file" else config.storage_url,
+                                  *hot)  # fmt: skip
+    return AnnouncedStorage(store, connect(config.redis_url))

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
-from shared.changes import AnnouncedStorage, ChangeListener
+from shared.changes import AnnouncedStorage, ChangeListener, make_storage
 from shared.config import Config
 from shared.imaging import load_fallback_file
 from shared.index import ImageIndex
@@ -21,7 +21,7 @@ from shared.keys import RenderRequest
 from shared.ratelimit import RateLimits
 from shared.redisconn import connect
 from shared.singleflight import SingleFlight
-from shared.storage import Storage, make_storage
+from shared.storage import Storage
 from shared.urlpolicy import UrlPolicy
 from shared.versions import VersionBook
 from shared.webhooks import WebhookQueue

@@ -10,12 +10,13 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.changes import make_storage
 from shared.config import Config
 from shared.index import ImageIndex
 from shared.jobstore import JobStore
 from shared.redisconn import connect
 from shared.singleflight import SingleFlight
-from shared.storage import Storage, make_storage
+from shared.storage import Storage
 from shared.urlpolicy import UrlPolicy
 from shared.versions import VersionBook
 from shared.webhooks import WebhookQueue

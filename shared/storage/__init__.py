@@ -1,5 +1,8 @@
 """Image storage: one small protocol, a filesystem, an S3 and an in-memory backend.
 
+The stores ogshot's processes use are built by ``shared.changes.make_storage``, which wraps
+the backend so its changes are announced: this package knows none of that.
+
 Each image is stored with its metadata in one object, so a reader gets bytes and metadata
 from one read and a writer replaces both at once.
 """
@@ -12,13 +15,9 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 from shared.keys import CONTENT_TYPES, RenderRequest
-
-if TYPE_CHECKING:
-    from shared.config import Config
 
 
 class StorageUnavailable(RuntimeError):  # noqa: N818 - reads as the outcome
@@ -151,31 +150,3 @@ class Storage(Protocol):
 
     def keys(self, prefix: str) -> Iterator[str]:
         """Yield every stored key that starts with ``prefix``."""
-
-
-def make_storage(config: Config) -> Storage:
-    """Build the backend named by ``OGSHOT_STORAGE_URL``, creating an S3 bucket if needed.
-
-    Its replaces and deletes are announced over Redis (``shared.changes``), so web processes
-    that keep the image in memory drop it.
-    """
-    from shared.changes import AnnouncedStorage
-    from shared.redisconn import connect
-
-    parts = urlsplit(config.storage_url)
-    hot = (config.memory_cache_mb * 1024 * 1024, config.memory_cache_seconds)
-    store: Storage
-    if parts.scheme == "s3":
-        from shared.storage.s3 import S3Storage, make_s3_client
-
-        s3 = S3Storage(
-            make_s3_client(config.s3_endpoint_url), parts.netloc, parts.path.strip("/"), *hot
-        )
-        s3.ensure_bucket()
-        store = s3
-    else:
-        from shared.storage.fs import FilesystemStorage
-
-        store = FilesystemStorage(parts.path if parts.scheme == "file" else config.storage_url,
-                                  *hot)  # fmt: skip
-    return AnnouncedStorage(store, connect(config.redis_url))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.changes import AnnouncedStorage
+from shared.changes import AnnouncedStorage, make_storage
 from shared.config import load_config
 from shared.keys import RenderRequest
-from shared.storage import ImageMeta, Storage, StorageUnavailable, make_storage
+from shared.storage import ImageMeta, Storage, StorageUnavailable
 from shared.storage.fs import FilesystemStorage
 from shared.storage.memory import MemoryStorage
 from shared.storage.s3 import S3Storage, make_s3_client
