@@ -43,11 +43,14 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), due[1])
 return {due[1], tostring(now)}
 """
 # Queue the deliveries of a job that ended. ARGV: the hashes' prefix, their lifetime, how
-# many recent ids to keep, then pairs of a delivery's id and its fields as JSON.
+# many recent ids to keep, the job's record and its webhook status, then pairs of a
+# delivery's id and its fields as JSON. The status is written first: a sender that makes
+# an attempt at once writes its own after it, never before.
 _ENQUEUE = """
 local t = redis.call('TIME')
 local now = t[1] + t[2] / 1e6
-for i = 4, #ARGV, 2 do
+redis.call('HSET', ARGV[4], 'webhook', ARGV[5])
+for i = 6, #ARGV, 2 do
   local key = ARGV[1] .. ARGV[i]
   for name, value in pairs(cjson.decode(ARGV[i + 1])) do redis.call('HSET', key, name, value) end
   redis.call('HSET', key, 'created', tostring(now))
@@ -104,7 +107,7 @@ class Delivery:
     body: bytes
     attempts: int
     created: float  # Redis time the job ended
-    status: str  # pending, retrying, delivered, failed
+    status: str  # pending, retrying, delivered, failed, given up
     detail: str  # what the last attempt met, in words
 
 
@@ -141,7 +144,8 @@ class WebhookQueue:
             hooks: list[str] = pipe.execute()[0]
             if not hooks:
                 return 0
-            args: list[Any] = [DELIVERY_PREFIX, self.horizon + JOB_TTL, KEEP_RECENT]
+            args: list[Any] = [DELIVERY_PREFIX, self.horizon + JOB_TTL, KEEP_RECENT,
+                               JOB_PREFIX + job_id, f"pending: {len(hooks)} to call"]  # fmt: skip
             for raw in hooks:
                 hook = json.loads(raw)
                 body = {**job, **hook["tell"]}
@@ -150,7 +154,6 @@ class WebhookQueue:
                        "body": json.dumps(body, separators=(",", ":"), sort_keys=True)}  # fmt: skip
                 args += [uuid.uuid4().hex, json.dumps(row)]
             self._enqueue(keys=[DUE, RECENT], args=args)
-            self.client.hset(JOB_PREFIX + job_id, "webhook", f"pending: {len(hooks)} to call")
         return len(hooks)
 
     def claim(self) -> tuple[Delivery, float] | None:

@@ -61,6 +61,7 @@ def test_each_webhook_gets_the_job_signed_with_its_own_version(
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     queue = WebhookQueue(client, horizon=60)
     ended(client, queue, receiver.url("/a"), receiver.url("/b"))
+    assert client.hget(JOB_PREFIX + "job1", "webhook") == "pending: 2 to call"
     assert run_until_over(WebhookSender(queue, SECRET, 5), queue) == ["delivered"] * 2
     for path, version in (("/a", "v0"), ("/b", "v1")):
         (call,) = receiver.to(path)
