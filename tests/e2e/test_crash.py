@@ -232,8 +232,10 @@ def test_killed_main_worker_process_job_is_delivered_again(
             name = f"main-{time.monotonic_ns()}"
             warm = pages.url(f"/page/{name}-warm")
             deadline = time.monotonic() + 90
-            while image(web, warm, timeout=30).headers["X-Ogshot-Cache"] != "miss":
+            # A hit counts too: a cold first render may end just after the 2 s miss wait.
+            while image(web, warm, timeout=30).headers["X-Ogshot-Cache"] not in ("miss", "hit"):
                 assert time.monotonic() < deadline, "the first worker rendered nothing"
+                time.sleep(0.2)
             pool = pool_process(workers[0])
             assert browser_processes(owner=pool)
 
