@@ -22,8 +22,8 @@ WANTED_PREFIX = "ogshot:wanted:"
 # The versions one image keeps, newest last. Each costs at most 67 bytes of metadata read
 # on every hit of the image (and S3 caps metadata at 2 KiB, shared/storage/s3.py), while a
 # version that has fallen out costs one render when it is asked for again, then is known
-# again. Sixteen covers every share of a page updated many times a day that a platform
-# still re-fetches (X keeps a card about seven days, docs/pages.md).
+# again. Sixteen keeps the recent updates of a page that changes several times a day, whose
+# earlier shares a platform may still fetch again (X keeps a card about a week, docs/pages.md).
 KEEP_VERSIONS = 16
 # A wanted version no render took (its render failed, or the page was deleted) is forgotten.
 WANTED_TTL = 24 * 3600
