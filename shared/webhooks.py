@@ -97,8 +97,9 @@ def check_webhook_url(url: str, hosts: tuple[str, ...]) -> str:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One webhook to call: where, what, and how it has gone so far."""
+class WebhookDelivery:
+    """One webhook to call: where, what, and how it has gone so far (not a render job's
+    delivery, worker.lifecycle.Delivery)."""
 
     id: str
     job: str
@@ -111,8 +112,8 @@ class Delivery:
     detail: str  # what the last attempt met, in words
 
 
-def _delivery(delivery_id: str, row: dict[str, str]) -> Delivery:
-    return Delivery(
+def _delivery(delivery_id: str, row: dict[str, str]) -> WebhookDelivery:
+    return WebhookDelivery(
         id=delivery_id,
         job=row.get("job", ""),
         key=row.get("key", ""),
@@ -156,7 +157,7 @@ class WebhookQueue:
             self._enqueue(keys=[DUE, RECENT], args=args)
         return len(hooks)
 
-    def claim(self) -> tuple[Delivery, float] | None:
+    def claim(self) -> tuple[WebhookDelivery, float] | None:
         """Take the first due delivery for one attempt; return it with Redis's time now."""
         with translated():
             claimed = self._claim(keys=[DUE], args=[LEASE])
@@ -169,7 +170,9 @@ class WebhookQueue:
                 return None
         return _delivery(delivery_id, row), now
 
-    def attempted(self, delivery: Delivery, status: str, detail: str, retry_in: float) -> None:
+    def attempted(
+        self, delivery: WebhookDelivery, status: str, detail: str, retry_in: float
+    ) -> None:
         """Record an attempt of ``delivery``: ``status`` and ``detail`` say how it went;
         ``retry_in`` > 0 is when the next one is due, else the delivery is over."""
         attempts = delivery.attempts + 1
@@ -196,7 +199,7 @@ class WebhookQueue:
             raw = self.client.get(LAST_PREFIX + key)
         return None if raw is None else dict(json.loads(raw))
 
-    def recent(self, count: int = 20) -> list[Delivery]:
+    def recent(self, count: int = 20) -> list[WebhookDelivery]:
         """The newest deliveries, newest first."""
         with translated():
             ids: list[str] = self.client.lrange(RECENT, 0, count - 1)  # type: ignore[assignment]

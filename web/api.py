@@ -114,7 +114,7 @@ class Wanted(NamedTuple):
     version: str
 
 
-def _parse_body() -> tuple[list[Wanted], str]:
+def _parse_body(webhook_hosts: tuple[str, ...]) -> tuple[list[Wanted], str]:
     """Each URL of the body with its options (the batch's, overridden by its own) and its
     version; the batch's webhook URL ("" without), checked against OGSHOT_WEBHOOK_HOSTS."""
     body = request.get_json(silent=True)
@@ -134,7 +134,7 @@ def _parse_body() -> tuple[list[Wanted], str]:
     if not isinstance(webhook, str):
         raise InvalidBody("webhook_url must be a JSON string")
     if "webhook_url" in body:
-        check_webhook_url(webhook, services().config.webhook_hosts)
+        check_webhook_url(webhook, webhook_hosts)
     wanted: list[Wanted] = []
     for index, item in enumerate(urls):
         if isinstance(item, str):
@@ -157,7 +157,7 @@ def prewarm() -> Response:
     svc = services()
     jobs: list[dict[str, Any]] = []
     rejected: list[dict[str, str]] = []
-    wanted_urls, webhook = _parse_body()
+    wanted_urls, webhook = _parse_body(svc.config.webhook_hosts)
     for raw, options, version in wanted_urls:
         try:
             url = svc.policy.check(raw)

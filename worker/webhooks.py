@@ -27,7 +27,7 @@ from ogshot_client.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, sign_webho
 
 from shared.metrics import WEBHOOK_DELIVERIES
 from shared.redisconn import QueueUnavailable
-from shared.webhooks import Delivery, WebhookQueue
+from shared.webhooks import WebhookDelivery, WebhookQueue
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class WebhookSender:
                 continue
             self._pool.submit(self._attempt, *claimed)
 
-    def _attempt(self, delivery: Delivery, now: float) -> None:
+    def _attempt(self, delivery: WebhookDelivery, now: float) -> None:
         try:
             self.attempt(delivery, now)
         except Exception as exc:  # a sender thread must outlive any one delivery
@@ -117,7 +117,7 @@ class WebhookSender:
         finally:
             self._free.release()
 
-    def attempt(self, delivery: Delivery, now: float) -> str:
+    def attempt(self, delivery: WebhookDelivery, now: float) -> str:
         """Make one attempt of ``delivery`` (``now``: Redis's time); record and return how
         it went."""
         headers = {
