@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Any
 
-from ogshot.options import add_render_options
+from ogshot.options import add_image_options
 from ogshot.prewarm import cmd_prewarm
 from ogshot.services import cmd_health, cmd_serve, cmd_web, cmd_worker
 from ogshot.tools import cmd_reindex, cmd_render, cmd_sign
@@ -57,26 +57,18 @@ def _add_tool_commands(sub: Any) -> None:
     render.add_argument("url")
     render.add_argument("-o", "--output", required=True)
     render.add_argument("--engine", choices=("firefox", "chromium"), default=None)
-    render.add_argument("-W", "--width", default=None)
-    render.add_argument("-H", "--height", default=None)
-    render.add_argument("--scale", default=None)
-    render.add_argument("--format", default=None, help="default: from the output's extension")
-    add_render_options(render)
+    add_image_options(render, format_help="the image's format; default: the output's extension")
     render.set_defaults(func=cmd_render)
 
     sign = sub.add_parser("sign", help="print the signed og:image URL of a page")
     sign.add_argument("url")
     sign.add_argument("--base", default=None, help="the service's URL; default: OGSHOT_SERVER")
-    sign.add_argument("-W", "--width", type=int, default=None)
-    sign.add_argument("-H", "--height", type=int, default=None)
-    sign.add_argument("--scale", type=int, default=None)
-    sign.add_argument("--format", default="png")
     sign.add_argument("--tags", action="store_true",
                       help="print the page's meta tags (og:image with its size and type, the "
                            "Twitter card), not just the URL")  # fmt: skip
     sign.add_argument("--version", default=None, metavar="V",
                       help="the image's version (v=): an updated-at time, a revision")  # fmt: skip
-    add_render_options(sign)
+    add_image_options(sign)
     sign.set_defaults(func=cmd_sign)
 
     health = sub.add_parser("health", help="exit 0 if this host's web or worker is healthy")
@@ -96,17 +88,13 @@ def _add_tool_commands(sub: Any) -> None:
     prewarm.add_argument("--timeout", type=float, default=600, help="seconds --wait may take")
     prewarm.add_argument("--batch-size", type=int, default=100, choices=range(1, 1001),
                          metavar="1-1000")  # fmt: skip
-    prewarm.add_argument("-W", "--width", type=int, default=None)
-    prewarm.add_argument("-H", "--height", type=int, default=None)
-    prewarm.add_argument("--scale", type=int, default=None)
-    prewarm.add_argument("--format", default=None)
     prewarm.add_argument("--version", default=None, metavar="V",
                          help="the new version (v=) the images' URLs will carry: the renders "
                               "record it")  # fmt: skip
     prewarm.add_argument("--webhook", default=None, metavar="URL",
                          help="POST each job here when it ends (a host in the server's "
                               "OGSHOT_WEBHOOK_HOSTS)")  # fmt: skip
-    add_render_options(prewarm)
+    add_image_options(prewarm)
     prewarm.set_defaults(func=cmd_prewarm, client=True)
 
 

@@ -1,26 +1,40 @@
-"""The render options on the command line, the same for render, sign and prewarm."""
+"""The image and render options on the command line, the same for render, sign and prewarm:
+one flag per row of the helper's option table."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-
-def add_render_options(parser: argparse.ArgumentParser) -> None:
-    """Add --wait-for, --delay, --hide (repeatable), --selector and --dark to ``parser``."""
-    parser.add_argument("--wait-for", default=None, metavar="SELECTOR",
-                        help="render once an element matching it is shown")  # fmt: skip
-    parser.add_argument("--delay", type=int, default=None, metavar="MS",
-                        help="milliseconds to wait once the page is ready (0-10000)")  # fmt: skip
-    parser.add_argument("--hide", action="append", default=None, metavar="SELECTOR",
-                        help="hide these elements (a selector list; repeatable)")  # fmt: skip
-    parser.add_argument("--selector", default=None,
-                        help="capture this element instead of the viewport")  # fmt: skip
-    parser.add_argument("--dark", action="store_true", help="prefers-color-scheme: dark")
+from ogshot_client.options import BY_NAME, KEYED, Kind
 
 
-def render_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The render options given on the command line, by their URL names."""
-    given = {"wait_for": args.wait_for, "delay": args.delay, "hide": args.hide,
-             "selector": args.selector, "dark": args.dark or None}  # fmt: skip
-    return {name: value for name, value in given.items() if value is not None}
+def add_image_options(parser: argparse.ArgumentParser, format_help: str | None = None) -> None:
+    """Add a flag for each keyed option (``--width``/``-W`` ... ``--dark``) to ``parser``."""
+    for option in KEYED:
+        flags = [option.short, option.flag] if option.short else [option.flag]
+        dest: dict[str, Any] = {"dest": option.name, "default": None}
+        if option.kind is Kind.SWITCH:
+            parser.add_argument(*flags, action="store_true", help=option.help, **dest)
+        elif option.kind is Kind.SELECTORS:
+            parser.add_argument(*flags, action="append", metavar=option.metavar,
+                                help=f"{option.help} (repeatable)", **dest)  # fmt: skip
+        else:
+            parser.add_argument(
+                *flags,
+                type=int if option.kind is Kind.INTEGER else str,
+                metavar=option.metavar,
+                help=format_help if option.kind is Kind.CHOICE and format_help else option.help,
+                **dest,
+            )
+
+
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyed options given on the command line, by their keywords."""
+    given = {option.name: getattr(args, option.name) for option in KEYED}
+    return {name: value for name, value in given.items() if value not in (None, False)}
+
+
+def query_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyed options given on the command line, by their URL names (the pre-warm body's)."""
+    return {BY_NAME[name].query: value for name, value in given_options(args).items()}

@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 
 from ogshot_client import ApiClient, ApiError
 
-from ogshot.options import render_options
+from ogshot.options import query_options
 from shared.config import load_client_config
 
 if TYPE_CHECKING:
@@ -183,9 +183,7 @@ def cmd_prewarm(args: argparse.Namespace) -> int:
     if not urls:
         print("ogshot: no URLs given (arguments, --file or --sitemap)", file=sys.stderr)
         return 2
-    options = {k: v for k, v in (("w", args.width), ("h", args.height), ("scale", args.scale),
-                                 ("format", args.format)) if v is not None}  # fmt: skip
-    options |= render_options(args)
+    options = query_options(args)
     try:
         client = ApiClient(args.server or client_config.server, token)
         summary = run(client, urls, options, version=args.version, webhook=args.webhook,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ogshot_client import InvalidOptions, og_image_url, og_tags
 
-from ogshot.options import render_options
+from ogshot.options import given_options
 from shared.changes import make_storage
 from shared.config import Config, load_client_config
 from shared.index import ImageIndex
@@ -29,17 +29,10 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
 
     policy = UrlPolicy.from_config(config)
     output = Path(args.output)
-    fmt = args.format or output.suffix.lstrip(".") or "png"
+    given = {"format": output.suffix.lstrip(".") or None, **given_options(args)}
     try:
         url = policy.normalize(args.url)
-        request = RenderRequest.build(
-            url,
-            width=args.width,
-            height=args.height,
-            scale=args.scale,
-            format=fmt,
-            **{**policy.site_defaults(url), **render_options(args)},
-        )
+        request = RenderRequest.build(url, **{**policy.site_defaults(url), **given})
     except (InvalidURL, RefusedURL, InvalidOptions) as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2
@@ -112,9 +105,8 @@ def cmd_sign(config: Config, args: argparse.Namespace) -> int:
     base = args.base or load_client_config().server
     write = og_tags if args.tags else og_image_url
     try:
-        print(write(base, args.url, width=args.width, height=args.height, scale=args.scale,
-                    format=args.format, signing_key=config.signing_keys[0],
-                    version=args.version, **render_options(args)))  # fmt: skip
+        print(write(base, args.url, signing_key=config.signing_keys[0], version=args.version,
+                    **given_options(args)))  # fmt: skip
     except InvalidOptions as exc:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2

@@ -3,11 +3,10 @@ the sites file's TOML): there "800" is no width, true is no delay, and hide is a
 
 from __future__ import annotations
 
+from ogshot_client.options import KEYED
+
 # By the options' URL names (shared.keys.QUERY_NAMES).
-OPTION_TYPES: dict[str, type] = {
-    "w": int, "h": int, "scale": int, "delay": int, "format": str,
-    "wait_for": str, "selector": str, "hide": list, "dark": bool,
-}  # fmt: skip
+OPTION_TYPES: dict[str, type] = {option.query: option.document_type for option in KEYED}
 _NAMES = {int: "integer", str: "string", list: "list", bool: "boolean"}
 LIST_OF_STRINGS = "list of strings"
 

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+from ogshot_client.options import RENDERING
+
 from shared.optiontypes import LIST_OF_STRINGS, OPTION_TYPES, wrong_type
 
 # Dropped from every page URL before it is keyed and rendered: what ad platforms, mail tools
@@ -35,7 +37,7 @@ DEFAULT_IGNORE_PARAMS = (
     "mkt_tok",
 )  # fmt: skip
 # The render options a site may default (the image URL's names).
-SITE_OPTIONS = ("wait_for", "delay", "hide", "selector", "dark")
+SITE_OPTIONS = tuple(option.query for option in RENDERING)  # how to render, not what to make
 _TYPES = {**{name: OPTION_TYPES[name] for name in SITE_OPTIONS}, "ignore_params": list}
 _PARAM_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.[]")
 

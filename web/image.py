@@ -334,10 +334,10 @@ def _fallback(svc: Services, wanted: RenderRequest, why: str) -> Response:
         data, content_type = (
             fallback_image(
                 url_host(wanted.url),
-                wanted.format,
+                wanted.options.format,
                 UNAVAILABLE if why in (FAILED, FAILED_RECENTLY) else ON_ITS_WAY,
             ),
-            CONTENT_TYPES[wanted.format],
+            CONTENT_TYPES[wanted.options.format],
         )
     return Response(
         data,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ogshot_client.options import BY_NAME, KEYED, MAX_SELECTOR, Kind, Option
+
 _ERROR = {
     "type": "object",
     "required": ["error"],
@@ -12,34 +14,29 @@ _ERROR = {
 _STATUS = {"type": "string", "enum": ["queued", "running", "done", "failed"]}
 
 
-_SELECTOR = {"type": "string", "maxLength": 300, "description": "A CSS selector list."}
+def _schema(option: Option) -> dict[str, Any]:
+    """The JSON schema of one option's value in a pre-warm body."""
+    low, high = option.bounds
+    if option.kind is Kind.INTEGER:
+        schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
+    elif option.kind is Kind.CHOICE:
+        schema = {"type": "string", "enum": list(option.choices)}
+    elif option.kind is Kind.SELECTOR:
+        schema = {"type": "string", "maxLength": MAX_SELECTOR}
+    elif option.kind is Kind.SELECTORS:
+        item = {"type": "string", "maxLength": MAX_SELECTOR, "description": "A CSS selector list."}
+        schema = {"type": "array", "maxItems": high, "items": item}
+    elif option.kind is Kind.SWITCH:
+        schema = {"type": "boolean"}
+    else:
+        schema = {"type": "string", "pattern": f"^[A-Za-z0-9._:-]{{{low},{high}}}$"}
+    return {**schema, "description": option.help[0].upper() + option.help[1:] + "."}
+
+
 # The image and render options, as the image URL names them (docs/pages.md).
-_OPTIONS: dict[str, Any] = {
-    "w": {"type": "integer", "minimum": 200, "maximum": 2400},
-    "h": {"type": "integer", "minimum": 100, "maximum": 2400},
-    "scale": {"type": "integer", "enum": [1, 2]},
-    "format": {"type": "string", "enum": ["png", "jpg", "jpeg", "webp"]},
-    "wait_for": {**_SELECTOR, "description": "Render once an element matching it is shown."},
-    "delay": {
-        "type": "integer",
-        "minimum": 0,
-        "maximum": 10000,
-        "description": "Milliseconds to wait once the page is ready.",
-    },
-    "hide": {
-        "type": "array",
-        "maxItems": 10,
-        "items": _SELECTOR,
-        "description": "Selector lists whose elements are hidden.",
-    },
-    "selector": {**_SELECTOR, "description": "Capture this element instead of the viewport."},
-    "dark": {"type": "boolean", "description": "The page sees prefers-color-scheme: dark."},
-}
-
-
+_OPTIONS = {option.query: _schema(option) for option in KEYED}
 _VERSION = {
-    "type": "string",
-    "pattern": "^[A-Za-z0-9._:-]{1,64}$",
+    **_schema(BY_NAME["version"]),
     "description": "The image's version (v= in its URL): the render records it, and a "
     "request with it afterwards is a hit. Not a render option: it names the same image.",
 }

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import request
 from ogshot_client import ImageOptions, og_image_url, og_tags
+from ogshot_client.options import KEYED
 
 from shared.keys import RenderRequest
 from shared.redisconn import QueueUnavailable
@@ -16,13 +17,11 @@ from web import Services
 def _given(wanted: RenderRequest) -> dict[str, Any]:
     """The options of ``wanted`` that differ from the defaults (URLs leave the rest out),
     render options included."""
-    default = ImageOptions()
+    given, default = wanted.options, ImageOptions()
     return {
-        "width": wanted.width if wanted.width != default.width else None,
-        "height": wanted.height if wanted.height != default.height else None,
-        "scale": wanted.scale if wanted.scale != default.scale else None,
-        "format": wanted.format,
-        **wanted.options.render_options(),
+        option.name: getattr(given, option.name)
+        for option in KEYED
+        if getattr(given, option.name) != getattr(default, option.name)
     }
 
 

@@ -33,22 +33,18 @@ def render(
     policy.check(request.url, resolve)
     session = egress.new_session() if egress else None
     started = time.perf_counter()
-    page = PageOptions(
-        wait_for=request.wait_for,
-        delay=request.delay / 1000,
-        hide=request.hide,
-        selector=request.selector,
-        dark=request.dark,
+    options = request.options
+    shot = browser.screenshot(
+        request.url, options.width, options.height, options.scale, PageOptions.of(options)
     )
-    shot = browser.screenshot(request.url, request.width, request.height, request.scale, page)
     if session is not None and session.exceeded:
         raise RenderFailed(f"{request.url}: {session.exceeded}")
     # An element's image is the element's size; a viewport's is known in advance.
     data = encode_screenshot(
-        shot.png, request.format, None if request.selector else request.pixel_size
+        shot.png, options.format, None if options.selector else options.pixel_size
     )
     # An element capture is what the site chose to share: one colour may well be its design.
-    reason = rejection(shot, check_blank and not request.selector)
+    reason = rejection(shot, check_blank and not options.selector)
     if reason:
         raise RenderRejected(request.url, reason, data)
     render_ms = round((time.perf_counter() - started) * 1000)

@@ -12,25 +12,19 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any, Protocol
+from typing import Protocol
+
+from ogshot_client.options import ImageOptions
 
 
-class Sized(Protocol):
-    """Options with their defaults filled in (``ImageOptions``, or the service's request)."""
+class Signable(Protocol):
+    """``ImageOptions``, or the service's request that holds them."""
 
     @property
-    def width(self) -> int: ...
-    @property
-    def height(self) -> int: ...
-    @property
-    def scale(self) -> int: ...
-    @property
-    def format(self) -> str: ...
-    @property
-    def options(self) -> Any: ...
+    def options(self) -> ImageOptions: ...
 
 
-def canonical(page_url: str, options: Sized, version: str = "") -> bytes:
+def canonical(page_url: str, options: Signable, version: str = "") -> bytes:
     """The bytes that are signed for ``page_url`` rendered with ``options``.
 
     Render options (wait_for, delay, hide, selector, dark) follow as one JSON line, only when
@@ -40,15 +34,16 @@ def canonical(page_url: str, options: Sized, version: str = "") -> bytes:
     exclude newlines, so no version reads as another option (and URLs without one keep
     their signatures).
     """
-    parts = [page_url, str(options.width), str(options.height), str(options.scale), options.format]
-    if rendering := options.options.render_options():
+    fields = options.options
+    parts = [page_url, *(str(value) for value in fields.image_fields())]
+    if rendering := fields.render_options():
         parts.append(json.dumps(rendering, separators=(",", ":"), sort_keys=True))
     if version:
         parts.append(f"v={version}")
     return "\n".join(parts).encode()
 
 
-def sign(key: str, page_url: str, options: Sized, version: str = "") -> str:
+def sign(key: str, page_url: str, options: Signable, version: str = "") -> str:
     """Return the URL-safe base64 signature (no padding) of a request."""
     text = canonical(page_url, options, version)
     digest = hmac.new(key.encode(), text, hashlib.sha256).digest()
@@ -56,7 +51,7 @@ def sign(key: str, page_url: str, options: Sized, version: str = "") -> str:
 
 
 def verify(
-    keys: tuple[str, ...], signature: str, page_url: str, options: Sized, version: str = ""
+    keys: tuple[str, ...], signature: str, page_url: str, options: Signable, version: str = ""
 ) -> bool:
     """Tell whether ``signature`` was made with any of ``keys`` (constant-time comparisons)."""
     given = signature.encode()

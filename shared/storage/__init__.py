@@ -99,10 +99,10 @@ class ImageMeta:
         """Build the metadata of freshly rendered ``data``."""
         return cls(
             url=request.url,
-            width=request.width,
-            height=request.height,
-            scale=request.scale,
-            format=request.format,
+            width=request.options.width,
+            height=request.options.height,
+            scale=request.options.scale,
+            format=request.options.format,
             engine=engine,
             rendered_at=time.time(),
             render_ms=render_ms,

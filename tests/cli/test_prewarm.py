@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ogshot.cli import build_parser
-from ogshot.options import render_options
+from ogshot.options import query_options as render_options
 from ogshot.prewarm import Summary, read_sitemap, read_url_file, report
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'

@@ -10,7 +10,8 @@ from shared.keys import KEY_VERSION, InvalidOptions, RenderRequest
 def test_defaults_are_the_og_image_size() -> None:
     """Without options a request is a 1200x630 PNG at scale 1."""
     request = RenderRequest.build("https://example.com/")
-    assert (request.width, request.height, request.scale, request.format) == (1200, 630, 1, "png")
+    options = request.options
+    assert (options.width, options.height, options.scale, options.format) == (1200, 630, 1, "png")
     assert request.pixel_size == (1200, 630)
 
 
@@ -92,5 +93,5 @@ def test_hide_values_are_selector_lists_never_split() -> None:
     request = RenderRequest.build(
         "https://example.com/", hide=[":is(.a, .b)", '[title="a,b"]', ".chat,.promo"]
     )
-    assert request.hide == (":is(.a, .b)", '[title="a,b"]', ".chat,.promo")
-    assert request.options.render_options() == {"hide": list(request.hide)}
+    assert request.options.hide == (":is(.a, .b)", '[title="a,b"]', ".chat,.promo")
+    assert request.options.render_options() == {"hide": list(request.options.hide)}

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urldefrag
 
+from ogshot_client.options import RENDERING, ImageOptions
+
 from worker.engines.challenge import CHALLENGE_FUNCTION
 from worker.engines.pagejs import page_script
 
@@ -220,13 +222,20 @@ MAX_ELEMENT_PIXELS = 2400
 
 @dataclass(frozen=True)
 class PageOptions:
-    """What one render asks of the page besides its viewport: the image URL's options."""
+    """What one render asks of the page besides its viewport: the image URL's render
+    options (ogshot_client.options.RENDERING, kept in step by a test), the delay in seconds."""
 
     wait_for: str = ""  # render once an element matching it is shown, within the wait
     delay: float = 0.0  # seconds to wait once the page is ready
     hide: tuple[str, ...] = ()  # selector lists whose elements are hidden
     selector: str = ""  # capture this element's box instead of the viewport
     dark: bool = False  # prefers-color-scheme: dark
+
+    @classmethod
+    def of(cls, options: ImageOptions) -> PageOptions:
+        """The render options of an image's ``options``."""
+        given = {option.name: getattr(options, option.name) for option in RENDERING}
+        return cls(**{**given, "delay": options.delay / 1000})
 
 
 PLAIN = PageOptions()  # the viewport, nothing asked of the page
