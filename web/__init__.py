@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app
@@ -17,7 +16,6 @@ from shared.imaging import load_fallback_file
 from shared.index import ImageIndex
 from shared.jobs import Sender, make_sender
 from shared.jobstore import JobStore
-from shared.keys import RenderRequest
 from shared.ratelimit import RateLimits
 from shared.redisconn import connect
 from shared.singleflight import SingleFlight
@@ -25,10 +23,7 @@ from shared.storage import Storage
 from shared.urlpolicy import UrlPolicy
 from shared.versions import VersionBook
 from shared.webhooks import WebhookQueue
-
-# (page URL, format, query string, whether the URL is still percent-encoded)
-#   -> (request, key, version)
-Resolve = Callable[[str, str | None, bytes, bool], tuple[RenderRequest, str, str]]
+from web.serving import ImageService
 
 
 class EverythingConverter(PathConverter):
@@ -38,7 +33,7 @@ class EverythingConverter(PathConverter):
     part_isolating = False  # werkzeug would infer True from a regex without "/"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
     """The clients a request needs, built once per process."""
 
@@ -52,13 +47,8 @@ class Services:
     webhooks: WebhookQueue
     limits: RateLimits
     send: Sender
-    # Bounds how many requests of this process wait for a render at once, so a burst of
-    # misses cannot take every thread away from cache hits.
-    waiters: threading.BoundedSemaphore
     fallback_file: tuple[bytes, str] | None
-    # The image routes' page URL, format, query string -> request and key, remembered
-    # (web.image.resolver).
-    resolve: Resolve = field(init=False)
+    images: ImageService  # answers the image routes (web/serving.py)
 
 
 def create_app(
@@ -82,24 +72,46 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.converters["everything"] = EverythingConverter
     client = flight.client if flight else connect(config.redis_url)
-    app.extensions["ogshot"] = svc = Services(
-        config=config,
-        policy=UrlPolicy.from_config(config),
-        storage=AnnouncedStorage(storage, client) if storage is not None else make_storage(config),
-        flight=flight or SingleFlight(client, config.lock_ttl),
-        jobs=JobStore(client, config.prewarm_debounce),
-        index=ImageIndex(client),
-        versions=VersionBook(client),
-        webhooks=WebhookQueue(client, config.webhook_horizon),
-        limits=limits
-        or RateLimits(
-            config.redis_url, config.client_misses_per_minute, config.host_renders_per_minute
-        ),
-        send=send or make_sender(config),
-        waiters=threading.BoundedSemaphore(config.max_waiting),
-        fallback_file=load_fallback_file(config.fallback_image) if config.fallback_image else None,
+    policy = UrlPolicy.from_config(config)
+    store = AnnouncedStorage(storage, client) if storage is not None else make_storage(config)
+    flight = flight or SingleFlight(client, config.lock_ttl)
+    jobs = JobStore(client, config.prewarm_debounce)
+    versions = VersionBook(client)
+    limits = limits or RateLimits(
+        config.redis_url, config.client_misses_per_minute, config.host_renders_per_minute
     )
-    svc.resolve = image.resolver(svc)
+    send = send or make_sender(config)
+    images = ImageService(
+        policy=policy,
+        storage=store,
+        flight=flight,
+        jobs=jobs,
+        versions=versions,
+        limits=limits,
+        send=send,
+        # Bounds how many requests of this process wait for a render at once, so a burst
+        # of misses cannot take every thread away from cache hits.
+        waiters=threading.BoundedSemaphore(config.max_waiting),
+        signing_keys=config.signing_keys,
+        require_signature=config.require_signature,
+        cache_ttl=config.cache_ttl,
+        miss_wait=config.miss_wait,
+        max_queue=config.max_queue,
+    )
+    app.extensions["ogshot"] = Services(
+        config=config,
+        policy=policy,
+        storage=store,
+        flight=flight,
+        jobs=jobs,
+        index=ImageIndex(client),
+        versions=versions,
+        webhooks=WebhookQueue(client, config.webhook_horizon),
+        limits=limits,
+        send=send,
+        fallback_file=load_fallback_file(config.fallback_image) if config.fallback_image else None,
+        images=images,
+    )
     app.register_blueprint(image.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
