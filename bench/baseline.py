@@ -13,6 +13,8 @@ from pathlib import Path
 
 from flask import Flask, Response
 
+# Handed over by bench/stack.py to this gunicorn app in its environment (a bench-only
+# variable, not an ogshot setting).
 DATA = Path(os.environ["OGSHOT_BENCH_IMAGE"]).read_bytes()
 ETAG = hashlib.sha256(DATA).hexdigest()
 

@@ -25,7 +25,7 @@ from PIL import Image
 
 from bench.encoding import PAGE as BUSY
 from bench.load import tree_cpu_seconds, tree_pids, tree_pss_mb
-from tests.helpers import PageServer
+from harness.servers import PageServer
 from worker.engines import make_engine
 
 WARM = 5

@@ -1,7 +1,7 @@
 """Real processes for the benchmarks: Redis, a page server, S3, ``ogshot web`` and a worker.
 
-The test suite's process helpers (``tests.helpers``) are reused: the benchmarks run the same
-servers the end-to-end tests trust.
+The servers and process helpers are harness/servers.py's, which the end-to-end tests use
+too: the benchmarks run the same servers the tests trust, and import nothing from tests/.
 """
 
 from __future__ import annotations
@@ -23,13 +23,7 @@ from urllib.parse import quote_plus
 import requests
 from PIL import Image
 
-from ogshot.services import web_argv
-from shared.changes import make_storage
-from shared.config import load_config
-from shared.imaging import encode
-from shared.keys import RenderRequest
-from shared.storage import ImageMeta
-from tests.helpers import (
+from harness.servers import (
     PageServer,
     free_port,
     ogshot_env,
@@ -39,6 +33,12 @@ from tests.helpers import (
     start,
     stop_process,
 )
+from ogshot.services import web_argv
+from shared.changes import make_storage
+from shared.config import load_config
+from shared.imaging import encode
+from shared.keys import RenderRequest
+from shared.storage import ImageMeta
 
 # The console script of the Python running the benchmark (its venv need not be on PATH).
 OGSHOT = str(Path(sys.executable).with_name("ogshot"))
@@ -137,7 +137,8 @@ class Bench(contextlib.ExitStack):
     def s3_endpoint(self) -> str:
         """Start moto's S3 server on first use."""
         if self._s3 is None:
-            # moto takes any credentials; boto3 (here and in the children) insists on some.
+            # moto takes any credentials; boto3 (here and in the children) insists on some,
+            # and reads them from the environment itself (not ogshot settings).
             for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
                                 ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
                 os.environ.setdefault(name, value)

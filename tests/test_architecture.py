@@ -1,9 +1,15 @@
 """No import loops among the modules of shared/, counting every import wherever it stands:
-inside functions and under TYPE_CHECKING too (each hides a loop only until it runs)."""
+inside functions and under TYPE_CHECKING too (each hides a loop only until it runs); the
+benchmarks import nothing from the tests."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import grimp
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _loops(graph: grimp.ImportGraph, package: str) -> list[set[str]]:
@@ -55,3 +61,24 @@ def test_the_check_finds_a_loop() -> None:
     graph.add_import(importer="pkg.b", imported="pkg.a")
     graph.add_import(importer="pkg.c", imported="pkg.a")
     assert _loops(graph, "pkg") == [{"pkg.a", "pkg.b"}]
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module ``path`` imports, wherever the import stands."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def test_bench_imports_nothing_from_tests() -> None:
+    """What both need is in harness/: a benchmark never runs test code."""
+    offenders = {
+        path.name: sorted(name for name in _imported(path) if name.split(".")[0] == "tests")
+        for path in sorted((ROOT / "bench").glob("*.py"))
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+    assert "harness.servers" in _imported(ROOT / "bench" / "stack.py")
