@@ -157,7 +157,9 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         try:
             supervise(children, lambda: stopping)
         finally:
-            if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # made above, not the operator's
+            # prometheus_client's variable (shared/metrics.py): the operator's stays; one
+            # made above for the children is removed.
+            if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
                 shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
         return 0
 

@@ -46,6 +46,9 @@ BROWSER_RESTARTS = Counter(
 
 def registry() -> CollectorRegistry:
     """The registry to expose: every process's values in multiprocess mode, else this one's."""
+    # PROMETHEUS_MULTIPROC_DIR is prometheus_client's own variable, read from the environment
+    # by the library when it starts each metric, not an ogshot setting: what counts is what
+    # the library saw (ogshot/services.py sets it for its children), so read it where it does.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         collected = CollectorRegistry()
         multiprocess.MultiProcessCollector(collected)  # type: ignore[no-untyped-call]

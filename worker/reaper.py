@@ -19,6 +19,8 @@ OWNER_ENV = "OGSHOT_BROWSER_OWNER"
 
 def mark_owner() -> None:
     """Make browsers started from now on carry this process's pid."""
+    # Written, not read as a setting: the browsers inherit it, and the reaper reads it back
+    # from /proc/<pid>/environ to find the browsers this process started.
     os.environ[OWNER_ENV] = str(os.getpid())
 
 

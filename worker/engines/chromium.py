@@ -216,6 +216,8 @@ class ChromiumEngine(PageSteps):
                 f"socket path (at most {MAX_TMPDIR_LENGTH - 24} characters)"
             )
         chrome.add_argument(f"--user-data-dir={self._dir / 'profile'}")
+        # The driver's (and so the browser's) environment: this process's, with a TMPDIR of
+        # the browser's own. Passed on, not read as a setting.
         service = Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": str(self._dir)})
         try:
             self._driver = webdriver.Chrome(service=service, options=chrome)

@@ -231,6 +231,8 @@ class FirefoxEngine(PageSteps):
     def __init__(
         self, options: EngineOptions, proxy_port: int | None = None, binary: str = FIREFOX_BINARY
     ) -> None:
+        # Firefox's own variables, for the browser this process starts (it inherits them):
+        # not settings of ogshot's, so not in shared/config.py.
         os.environ.setdefault("MOZ_HEADLESS_WIDTH", _SCREEN)
         os.environ.setdefault("MOZ_HEADLESS_HEIGHT", _SCREEN)
         # A release build ignores services.settings.server (PREFS) without this: it would
