@@ -1,14 +1,13 @@
 """Admin pages: see, search, re-render and delete cached images; watch the queue.
 
-They exist only when OGSHOT_ADMIN_PASSWORD is set. Plain server-rendered HTML forms; every
-form that changes something carries a CSRF token; a strict CSP forbids inline scripts.
+They exist only when OGSHOT_ADMIN_PASSWORD is set. Plain server-rendered HTML forms; the
+session, the CSRF token every changing form carries, the login throttle and the strict CSP
+(no inline scripts) are web/adminauth.py's.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,6 @@ from urllib.parse import urlencode
 from flask import (
     Blueprint,
     Flask,
-    Request,
     Response,
     abort,
     flash,
@@ -27,64 +25,28 @@ from flask import (
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface
 
 from shared.config import Config
 from shared.index import BY
 from shared.jobs import QUEUES
 from shared.keys import RenderRequest, thumbnail_key
-from shared.redisconn import QueueUnavailable, translated
+from shared.redisconn import QueueUnavailable
 from shared.storage import ImageMeta, StorageUnavailable
 from web import services
+from web.adminauth import csrf_token, guard, log_in, login_allowed, open_sessions, secured
 from web.prewarm import image_tags, prewarm_one
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 PER_PAGE = 50
-LOGIN_ATTEMPTS = 10  # per client address and window
-LOGIN_WINDOW = 600
 _KEY = re.compile(r"^v\d+/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}\.(png|jpg|webp)$")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
-
-
-class _SessionInterface(SecureCookieSessionInterface):
-    """The session cookie is Secure whenever the request came over HTTPS; only the admin
-    pages have a session."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return request.is_secure
-
-    def open_session(self, app: Flask, request: Request) -> Any:
-        # Everything else (an image hit above all) would pay for a signing serializer and a
-        # cookie read it never uses: about a fifth of a hit (docs/benchmarks.md).
-        if not request.path.startswith("/admin"):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
 
 
 def install(app: Flask, config: Config) -> None:
     """Register the admin pages if an admin password is configured."""
     if not config.admin_password:
         return
-    app.secret_key = config.secret_key
-    app.session_interface = _SessionInterface()
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    open_sessions(app, config.secret_key)
     app.register_blueprint(bp)
-
-
-def csrf_token() -> str:
-    """Return this session's CSRF token, making one if needed."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return str(session["csrf"])
 
 
 @bp.app_context_processor
@@ -104,36 +66,12 @@ def _kib(size: int) -> str:
 
 @bp.before_request
 def _guard() -> Response | None:
-    if request.method == "POST":
-        sent = request.form.get("csrf", "")
-        if (
-            not hmac.compare_digest(sent.encode(), str(session.get("csrf", "")).encode())
-            or not sent
-        ):
-            return Response("CSRF token missing or wrong\n", status=400, mimetype="text/plain")
-    if request.endpoint != "admin.login" and not session.get("admin"):
-        return redirect(url_for("admin.login", next=request.full_path))  # type: ignore[return-value]
-    return None
+    return guard("admin.login")
 
 
 @bp.after_request
 def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
-
-def _login_allowed() -> bool:
-    client = services().flight.client
-    counter = f"ogshot:login:{request.remote_addr}"
-    try:
-        with translated():
-            attempts = int(client.incr(counter))
-            if attempts == 1:
-                client.expire(counter, LOGIN_WINDOW)
-    except QueueUnavailable:
-        return False  # no Redis, no counting: refuse rather than allow unbounded guessing
-    return attempts <= LOGIN_ATTEMPTS
+    return secured(response)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -141,17 +79,12 @@ def login() -> Response | str:
     """Ask for the admin password."""
     if request.method == "GET":
         return render_template("admin/login.html", error=None)
-    if not _login_allowed():
+    if not login_allowed():
         page = render_template("admin/login.html", error="Too many attempts; try again later.")
         return Response(page, status=429)
-    password = request.form.get("password", "")
-    expected = services().config.admin_password
-    if not hmac.compare_digest(password.encode(), expected.encode()):
+    if not log_in(request.form.get("password", "")):
         page = render_template("admin/login.html", error="Wrong password.")
         return Response(page, status=401)
-    session.clear()
-    session["admin"] = True
-    csrf_token()
     return _back_to(request.args.get("next", ""))
 
 

@@ -1,4 +1,4 @@
-"""Small pages: the index and the liveness probe."""
+"""Small pages: the index, the readiness and liveness probes and the Prometheus metrics."""
 
 from __future__ import annotations
 
