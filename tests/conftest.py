@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,42 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 _BIN = str(Path(sys.executable).parent)
 if _BIN not in os.environ["PATH"].split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ["PATH"]
+
+
+# Fixtures that start a server or a subprocess: a test that uses one is a server test.
+SERVER_FIXTURES = {"redis_base", "s3_endpoint", "pages", "canary", "engine", "idle"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark server every test that uses a server fixture, so -m "not server" is the quick tier."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+
+
+@pytest.fixture(autouse=True)
+def _servers_are_marked(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail a test not marked server that listens on a socket or starts a process."""
+    if request.node.get_closest_marker("server"):
+        yield
+        return
+    started: list[str] = []
+    listen, popen = socket.socket.listen, subprocess.Popen.__init__
+
+    def listening(sock: socket.socket, *args: int) -> None:
+        started.append("listens on a socket")
+        listen(sock, *args)
+
+    def starting(proc: subprocess.Popen, args: object, *more: object, **kw: object) -> None:
+        started.append(f"starts {str(args)[:80]}")
+        popen(proc, args, *more, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "listen", listening)
+    monkeypatch.setattr(subprocess.Popen, "__init__", starting)
+    yield
+    assert not started, f"this test {started[0]}: mark it server (pytest.mark.server)"
 
 
 @pytest.fixture(scope="session")

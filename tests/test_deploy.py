@@ -17,6 +17,7 @@ from tests.helpers import PageServer, require
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("dockerfile", ["Dockerfile.web", "Dockerfile.worker"])
 def test_dockerfiles_pass_hadolint(dockerfile: str) -> None:
     """hadolint finds nothing in either Dockerfile."""
@@ -25,6 +26,7 @@ def test_dockerfiles_pass_hadolint(dockerfile: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.server
 def test_compose_file_is_valid(tmp_path: Path) -> None:
     """docker-compose validates the file with .env made from .env.example."""
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
@@ -92,6 +94,7 @@ def test_lock_pins_every_runtime_dependency_at_the_tested_version() -> None:
     assert {n: pinned.get(n) for n in installed} == installed
 
 
+@pytest.mark.server
 def test_compose_keeps_the_web_on_its_published_port(tmp_path: Path) -> None:
     """A PORT in .env cannot move the web container off the port compose publishes."""
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from ogshot_client import ImageOptions, verify
 
 KEY = "a-signing-key-of-some-length"
+
+pytestmark = pytest.mark.server  # each test runs `ogshot sign` as a process
 
 
 def sign(*args: str) -> subprocess.CompletedProcess[str]:

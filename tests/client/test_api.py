@@ -54,6 +54,7 @@ def api() -> Iterator[Api]:
     server.server.server_close()
 
 
+@pytest.mark.server
 def test_prewarm_sends_the_urls_with_the_token(api: Api) -> None:
     """prewarm() posts the URLs and options with a bearer token and returns the answer."""
     answer = prewarm(api.url, "t0k", ["https://example.com/a"], w=800)
@@ -63,6 +64,7 @@ def test_prewarm_sends_the_urls_with_the_token(api: Api) -> None:
     ]
 
 
+@pytest.mark.server
 def test_passing_failures_are_tried_again_with_growing_pauses(api: Api) -> None:
     """503 and 502 are retried after 1 s, then 2 s; a Retry-After is obeyed (capped)."""
     api.script = [(503, {}), (502, {}), (429, {"Retry-After": "7"}), (202, {})]
@@ -73,6 +75,7 @@ def test_passing_failures_are_tried_again_with_growing_pauses(api: Api) -> None:
     assert len(api.calls) == 4
 
 
+@pytest.mark.server
 def test_retries_end_with_the_last_error(api: Api) -> None:
     """When every try meets a passing failure, the last one is raised with its reason."""
     api.script = [(503, {})] * 3
@@ -83,6 +86,7 @@ def test_retries_end_with_the_last_error(api: Api) -> None:
     assert len(api.calls) == 3
 
 
+@pytest.mark.server
 def test_a_refusal_is_final(api: Api) -> None:
     """A 4xx other than 429 is not tried again."""
     api.script = [(401, {})]
@@ -106,6 +110,7 @@ def test_only_http_servers() -> None:
         ApiClient("ftp://o.example", "t")
 
 
+@pytest.mark.server
 def test_prewarm_sends_a_version_and_a_webhook_beside_the_options(api: Api) -> None:
     """version= and webhook_url= are fields of their own, not image options."""
     prewarm(api.url, "t0k", ["https://example.com/a"], version="2026-12-02T10:00",

@@ -24,6 +24,9 @@ from tests.shared.test_storage import HOT, KEY, meta_for
 
 LONG = 600.0  # seconds of freshness: only an announcement can make a test pass in time
 
+# The S3 cases start moto's server (s3_endpoint, asked for by name): server tests.
+S3 = pytest.param("s3", marks=pytest.mark.server)
+
 
 @dataclass
 class Stores:
@@ -45,7 +48,7 @@ def _backends(kind: str, tmp_path: Path, request: pytest.FixtureRequest, seconds
     return reader, S3Storage(make_s3_client(endpoint), bucket, "prefix")
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+@pytest.fixture(params=["filesystem", S3])
 def make_stores(
     request: pytest.FixtureRequest, tmp_path: Path, redis_url: str
 ) -> Callable[[float], Stores]:
@@ -148,6 +151,7 @@ def test_subscribing_forgets_copies_made_while_deaf(
         assert stores.reader.hot.version(KEY) is None
 
 
+@pytest.mark.server
 def test_losing_redis_stops_the_trust() -> None:
     """When Redis goes away the cache stops trusting: every hit asks storage again."""
     cache = HotCache(HOT, LONG)

@@ -21,6 +21,10 @@ from shared.storage.s3 import S3Storage, make_s3_client
 REQUEST = RenderRequest.build("https://example.com/a")
 KEY = REQUEST.cache_key()
 
+# The S3 cases start moto's server (s3_endpoint, asked for by name): server tests.
+S3 = pytest.param("s3", marks=pytest.mark.server)
+S3_HOT = pytest.param("s3-hot", marks=pytest.mark.server)
+
 
 def meta_for(data: bytes) -> ImageMeta:
     """Describe ``data`` as a render of REQUEST."""
@@ -37,7 +41,7 @@ def _s3(request: pytest.FixtureRequest, bucket: str, hot_bytes: int = 0) -> S3St
     return s3
 
 
-@pytest.fixture(params=["memory", "filesystem", "filesystem-hot", "s3", "s3-hot"])
+@pytest.fixture(params=["memory", "filesystem", "filesystem-hot", S3, S3_HOT])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     """Each backend in turn, empty; "-hot" with its in-memory cache of recent images."""
     hot_bytes = HOT if request.param.endswith("-hot") else 0
@@ -48,7 +52,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     return _s3(request, f"test-{uuid.uuid4().hex[:12]}", hot_bytes)
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+@pytest.fixture(params=["filesystem", S3])
 def reader_and_writer(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Storage, Storage]:
     """Two clients of one store: a web process's (memory cache on) and a worker's."""
     if request.param == "filesystem":
@@ -223,6 +227,7 @@ def test_versions_are_stored_with_the_image(store: Storage) -> None:
     assert store.head(KEY).versions == ("1", "2026-12-02T10:00")
 
 
+@pytest.mark.server
 def test_s3_drops_the_oldest_versions_before_the_metadata_outgrows_its_cap(
     request: pytest.FixtureRequest,
 ) -> None:

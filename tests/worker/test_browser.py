@@ -64,35 +64,28 @@ def test_restart_after_max_renders() -> None:
     assert factory.made[1].closed
 
 
-def test_browser_failure_replaces_the_engine() -> None:
-    """A browser error closes the engine; the next render starts a fresh one."""
-    factory = Factory({"crash": BrowserError("gone")})
+@pytest.mark.parametrize(
+    ("error", "replaced"),
+    [
+        # A browser error closes the engine; the next render starts a fresh one.
+        (BrowserError("gone"), True),
+        # A page's own failure (HTTP error) does not cost a browser restart.
+        (RenderFailed("HTTP 500"), False),
+        # After a page timed out the engine is replaced (the page may still be running).
+        (RenderTimeout("too slow"), True),
+    ],
+    ids=["browser-error", "page-failure", "timeout"],
+)
+def test_what_a_failure_does_to_the_engine(error: Exception, replaced: bool) -> None:
+    """The render fails with the error; the engine is replaced only for the browser's own
+    failures and timeouts, and the next render works either way."""
+    factory = Factory({"bad": error})
     browser = WarmBrowser("counting", factory, max_renders=100)
-    with pytest.raises(BrowserError):
-        browser.screenshot("crash", 1, 1, 1)
-    assert factory.made[0].closed
-    assert browser.screenshot("ok", 1, 1, 1).png == b"1:ok"
-    assert browser.restarts == 1
-
-
-def test_page_failure_keeps_the_engine() -> None:
-    """A page's own failure (HTTP error, timeout) does not cost a browser restart."""
-    factory = Factory({"bad": RenderFailed("HTTP 500")})
-    browser = WarmBrowser("counting", factory, max_renders=100)
-    with pytest.raises(RenderFailed):
+    with pytest.raises(type(error)):
         browser.screenshot("bad", 1, 1, 1)
-    assert browser.screenshot("ok", 1, 1, 1).png == b"0:ok"
-    assert browser.restarts == 0
-
-
-def test_timeout_restarts_the_engine() -> None:
-    """After a page timed out the engine is replaced (the page may still be running)."""
-    factory = Factory({"slow": RenderTimeout("too slow")})
-    browser = WarmBrowser("counting", factory, max_renders=100)
-    with pytest.raises(RenderTimeout):
-        browser.screenshot("slow", 1, 1, 1)
-    assert factory.made[0].closed
-    assert browser.screenshot("ok", 1, 1, 1).png == b"1:ok"
+    assert factory.made[0].closed is replaced
+    assert browser.screenshot("ok", 1, 1, 1).png == (b"1:ok" if replaced else b"0:ok")
+    assert browser.restarts == int(replaced)
 
 
 class BrokenFactory:
