@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from shared.redisconn import connect
 from tests.helpers import PageServer, redis_server, s3_server
 
 # Every process the tests start (worker, web, moto) signs S3 requests with these.
@@ -76,6 +77,14 @@ def redis_url(redis_base: str) -> Iterator[str]:
     client.flushdb()
     yield url
     client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the test's empty Redis database."""
+    client = connect(redis_url)  # as ogshot connects: text answers, bounded waits
+    yield client
     client.close()
 
 

@@ -4,14 +4,12 @@ failure notes, removal and the rebuild from storage."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 import redis
 
 from shared.index import HOSTS, ImageIndex
 from shared.keys import RenderRequest
-from shared.redisconn import connect
 from shared.storage import ImageMeta
 from shared.storage.memory import MemoryStorage
 
@@ -31,17 +29,9 @@ IMAGES = [
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    """A client of an empty database."""
-    connection = connect(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def index(client: redis.Redis) -> ImageIndex:
+def index(redis_client: redis.Redis) -> ImageIndex:
     """An index holding IMAGES."""
-    built = ImageIndex(client)
+    built = ImageIndex(redis_client)
     for key, url, size, ms, at in IMAGES:
         built.add(key, _meta(url, size=size, render_ms=ms, at=at))
     return built
@@ -94,14 +84,14 @@ def test_a_failure_note_is_kept_until_the_next_render(index: ImageIndex) -> None
 
 
 def test_removing_the_last_image_of_a_host_drops_the_host(
-    index: ImageIndex, client: redis.Redis
+    index: ImageIndex, redis_client: redis.Redis
 ) -> None:
     """remove takes an image out of every listing and search; a host without images goes."""
     index.remove("v1/cc/cc/c.png")
     assert index.get("v1/cc/cc/c.png") is None
     assert index.page(search="news").total == 0
     assert index.hosts() == [("a.example", 2)]
-    assert not client.sismember(HOSTS, "b.example")
+    assert not redis_client.sismember(HOSTS, "b.example")
     index.remove("v1/cc/cc/c.png")  # again: nothing to do, no error
 
 

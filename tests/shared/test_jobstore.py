@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -18,17 +17,9 @@ PAYLOAD = {"url": "https://example.com/board", "width": 1200}
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    """A client of an empty database."""
-    connection = connect(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def jobs(client: redis.Redis) -> JobStore:
+def jobs(redis_client: redis.Redis) -> JobStore:
     """A job store that gathers pre-warms for half a second."""
-    return JobStore(client, debounce=0.5)
+    return JobStore(redis_client, debounce=0.5)
 
 
 def test_a_job_is_created_queued_and_marked_through_its_life(jobs: JobStore) -> None:
@@ -47,14 +38,14 @@ def test_a_job_is_created_queued_and_marked_through_its_life(jobs: JobStore) -> 
 
 
 def test_an_error_is_cut_and_a_record_expires_after_a_day(
-    jobs: JobStore, client: redis.Redis
+    jobs: JobStore, redis_client: redis.Redis
 ) -> None:
     """A failed job's error is at most 500 characters; every record is kept a day."""
     jobs.mark("j2", "failed", error="x" * 2000)
     record = jobs.get("j2")
     assert record is not None
     assert len(record["error"]) == 500
-    assert 0 < client.ttl("ogshot:job:j2") <= JOB_TTL
+    assert 0 < redis_client.ttl("ogshot:job:j2") <= JOB_TTL
     assert jobs.get("never-seen") is None
 
 
@@ -81,7 +72,7 @@ def test_a_started_prewarm_lets_the_next_one_make_a_new_job(jobs: JobStore) -> N
 
 
 def test_a_gathered_job_keeps_the_last_version_and_every_webhook(
-    jobs: JobStore, client: redis.Redis
+    jobs: JobStore, redis_client: redis.Redis
 ) -> None:
     """Each pre-warm's version becomes the job's; each webhook joins its list."""
     jobs.schedule_prewarm(KEY, "first", version="r1", hook={"url": "https://a.example/h"})
@@ -90,7 +81,7 @@ def test_a_gathered_job_keeps_the_last_version_and_every_webhook(
     record = jobs.get("first")
     assert record is not None
     assert record["version"] == "r2"
-    hooks = [json.loads(h) for h in client.lrange(HOOKS_PREFIX + "first", 0, -1)]
+    hooks = [json.loads(h) for h in redis_client.lrange(HOOKS_PREFIX + "first", 0, -1)]
     assert hooks == [{"url": "https://a.example/h"}, {"url": "https://b.example/h"}]
 
 
@@ -113,30 +104,30 @@ def test_a_failure_is_remembered_for_its_ttl_and_forgotten_on_demand(jobs: JobSt
     assert jobs.recent_failure(KEY) is None
 
 
-def test_the_failure_list_keeps_the_newest(jobs: JobStore, client: redis.Redis) -> None:
+def test_the_failure_list_keeps_the_newest(jobs: JobStore, redis_client: redis.Redis) -> None:
     """The most recent failures, newest first, at most KEEP_FAILURES of them."""
     for n in range(KEEP_FAILURES + 5):
         jobs.record_failure(f"j{n}", f"https://example.com/{n}", "blank page")
-    assert client.llen(FAILURES) == KEEP_FAILURES
+    assert redis_client.llen(FAILURES) == KEEP_FAILURES
     newest = jobs.failures(2)
     assert [f["id"] for f in newest] == [f"j{KEEP_FAILURES + 4}", f"j{KEEP_FAILURES + 3}"]
     assert newest[0]["reason"] == "blank page"
 
 
-def test_workers_are_listed_while_heard_of(jobs: JobStore, client: redis.Redis) -> None:
+def test_workers_are_listed_while_heard_of(jobs: JobStore, redis_client: redis.Redis) -> None:
     """A heartbeat lists the worker with its fields; its row expires with WORKER_TTL."""
     jobs.worker_seen("w2", {"browser": "ready"})
     jobs.worker_seen("w1", {"browser": "starting"})
     listed = jobs.workers()
     assert [(w["name"], w["browser"]) for w in listed] == [("w1", "starting"), ("w2", "ready")]
     assert all(float(w["seen"]) <= time.time() for w in listed)
-    client.delete("ogshot:worker:w1")
+    redis_client.delete("ogshot:worker:w1")
     assert [w["name"] for w in jobs.workers()] == ["w2"]
 
 
-def test_queue_lengths_are_the_celery_lists(jobs: JobStore, client: redis.Redis) -> None:
+def test_queue_lengths_are_the_celery_lists(jobs: JobStore, redis_client: redis.Redis) -> None:
     """How many jobs wait in each named queue (0 for one never used)."""
-    client.rpush("render", "a", "b")
+    redis_client.rpush("render", "a", "b")
     assert jobs.queue_lengths(("render", "prewarm")) == {"render": 2, "prewarm": 0}
 
 
