@@ -9,6 +9,7 @@ chromedriver (Selenium's ``enable_bidi``). Both take the very same commands.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -73,7 +74,11 @@ def firefox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Send]:
     argv = [binary, "--headless", f"--remote-debugging-port={port}", "--profile",
             str(tmp_path), "--no-remote"]  # fmt: skip
     browser = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        argv,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # nothing of it in the shared /tmp
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_for_port("127.0.0.1", port, proc=browser)
@@ -88,15 +93,19 @@ def firefox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Send]:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Send]:
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Send]:
     """A headless Chromium driven over chromedriver's BiDi connection."""
     binary, driver_binary = (require(name) for name in BINARIES["chromium"])
+    tmp_path = tmp_path_factory.mktemp("chromium")
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
         options.add_argument(argument)
     options.binary_location = binary
     options.enable_bidi = True
-    driver = webdriver.Chrome(service=Service(driver_binary), options=options)
+    # Its temporary files in the test's own directory, not the shared /tmp.
+    service = Service(driver_binary, env={**os.environ, "TMPDIR": str(tmp_path)})
+    driver = webdriver.Chrome(service=service, options=options)
     try:
         driver._start_bidi()
         yield driver._websocket_connection.send_cmd
