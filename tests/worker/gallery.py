@@ -100,9 +100,13 @@ TALL = page(
     "<main><h1>Season table</h1>" + _table(ROWS * 12) + "</main>",
     "header { position: sticky; top: 0; }",
 )
+# Every length above #results is whole pixels: a target at a fractional offset was scrolled to
+# one pixel apart from run to run in Firefox.
 FRAGMENT = page(
     "<main><h1>Fixtures</h1><div style='height: 1800px; background: #eef1f5'></div>"
     "<h2 id='results'>Results</h2>" + _table(ROWS) + "<div style='height: 900px'></div></main>",
+    "header { line-height: 36px; } main { line-height: 30px; }"
+    " h1, h2 { margin: 20px 0; line-height: 40px; }",
 )
 DARK = page(
     "<main><h1>Tonight</h1>" + _table(ROWS[:3]) + "</main>",
