@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 from worker.engines import PLAIN, PageOptions
 
@@ -160,6 +160,18 @@ class Exhibit:
     path: str  # under /files/
     page: PageOptions = PLAIN
     scale: int = 1
+
+
+# A channel may differ this much where the CPU's rasterizer rounds otherwise (anti-aliased
+# edges), on at most this share of the pixels: a missing element, a banner left in place, an
+# animation caught midway or a fallback font changes far more, and far more strongly.
+NOISE, NOISY_SHARE = 24, 0.002
+
+
+def differing(image: Image.Image, expected: Image.Image) -> int:
+    """How many pixels of ``image`` differ from ``expected`` by more than NOISE."""
+    difference = ImageChops.difference(image, expected).convert("L")
+    return sum(difference.point(lambda v: 255 if v > NOISE else 0).histogram()[255:])
 
 
 def exhibits() -> list[Exhibit]:

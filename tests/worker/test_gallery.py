@@ -6,24 +6,14 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image
 
 from tests.helpers import PageServer
-from tests.worker.gallery import Exhibit, exhibits, reference
+from tests.worker.gallery import NOISY_SHARE, Exhibit, differing, exhibits, reference
 from worker.engines import Engine
 
 pytestmark = pytest.mark.browser
 EXHIBITS = {exhibit.name: exhibit for exhibit in exhibits()}
-# A channel may differ this much where the CPU's rasterizer rounds otherwise (anti-aliased
-# edges), on at most this share of the pixels: a missing element, a banner left in place, an
-# animation caught midway or a fallback font changes far more, and far more strongly.
-NOISE, NOISY_SHARE = 24, 0.002
-
-
-def differing(image: Image.Image, expected: Image.Image) -> int:
-    """How many pixels of ``image`` differ from ``expected`` by more than NOISE."""
-    difference = ImageChops.difference(image, expected).convert("L")
-    return sum(difference.point(lambda v: 255 if v > NOISE else 0).histogram()[255:])
 
 
 def render(engine: Engine, pages: PageServer, exhibit: Exhibit) -> Image.Image:

@@ -170,6 +170,30 @@ class Requests:
         self.loader = loader
 
 
+def chrome_options(
+    options: EngineOptions, proxy_port: int | None, binary: str
+) -> webdriver.ChromeOptions:
+    """The browser's switches, preferences and capabilities, behind the egress guard if
+    given: the same whichever protocol drives it."""
+    chrome = webdriver.ChromeOptions()
+    chrome.binary_location = binary
+    chrome.accept_insecure_certs = options.insecure_certs
+    # A dialog the activity hook did not answer (in a frame, say) is dismissed, not
+    # reported as the browser's failure.
+    chrome.unhandled_prompt_behavior = "dismiss"
+    for arg in ARGS:
+        chrome.add_argument(arg)
+    chrome.add_experimental_option("prefs", PREFS)
+    # ChromeDriver lets pages open windows without a click; Chromium's own blocker does
+    # not, so a popup never runs on behind later renders.
+    chrome.add_experimental_option("excludeSwitches", ["disable-popup-blocking"])
+    if proxy_port:
+        chrome.add_argument(f"--proxy-server=http://127.0.0.1:{proxy_port}")
+        # Chromium bypasses proxies for loopback unless this removes the implicit rule.
+        chrome.add_argument(f"--proxy-bypass-list=<-loopback>;{NOWHERE}")
+    return chrome
+
+
 class ChromiumEngine(PageSteps):
     """One headless Chromium, kept warm across renders."""
 
@@ -178,25 +202,10 @@ class ChromiumEngine(PageSteps):
     def __init__(
         self, options: EngineOptions, proxy_port: int | None = None, binary: str = CHROMIUM_BINARY
     ) -> None:
-        chrome = webdriver.ChromeOptions()
-        chrome.binary_location = binary
-        chrome.accept_insecure_certs = options.insecure_certs
-        # A dialog the activity hook did not answer (in a frame, say) is dismissed, not
-        # reported as the browser's failure.
-        chrome.unhandled_prompt_behavior = "dismiss"
-        for arg in ARGS:
-            chrome.add_argument(arg)
-        chrome.add_experimental_option("prefs", PREFS)
-        # ChromeDriver lets pages open windows without a click; Chromium's own blocker does
-        # not, so a popup never runs on behind later renders.
-        chrome.add_experimental_option("excludeSwitches", ["disable-popup-blocking"])
+        chrome = chrome_options(options, proxy_port, binary)
         # DevTools network events tell how many redirects the main document took, also
         # inside HTTPS, where the egress guard cannot see them.
         chrome.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-        if proxy_port:
-            chrome.add_argument(f"--proxy-server=http://127.0.0.1:{proxy_port}")
-            # Chromium bypasses proxies for loopback unless this removes the implicit rule.
-            chrome.add_argument(f"--proxy-bypass-list=<-loopback>;{NOWHERE}")
         self._viewport: tuple[int, int, int] | None = None
         self._options = options
         self._at = ""  # where the last render left the browser

@@ -1,0 +1,151 @@
+"""Many renders at once in one browser (worker/engines/contexts.py, issue 27), in both
+engines driven over WebDriver BiDi: every gallery page rendered at once looks as it does
+rendered alone and as its reference from the engines before; a render sees nothing of
+another's data; a page that hangs holds up only its own render."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+from PIL import Image
+
+from harness.servers import PageServer
+from tests.helpers import BINARIES, require
+from tests.worker.gallery import NOISY_SHARE, Exhibit, differing, exhibits, reference
+from worker.engines import EngineOptions, RenderTimeout, Shot
+from worker.engines.contexts import ContextEngine
+from worker.engines.launch import start
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+EXHIBITS = exhibits()
+T = TypeVar("T")
+# Firefox's device scale is now the context's own (browsingContext.setViewport), no longer
+# the browser-wide layout.css.devPixelsPerPx of the references: an element at a fractional
+# offset is laid out one device pixel apart at scale 2. Seen, and said in issue 27's note.
+KNOWN_APART = {("firefox", "selector")}
+
+
+@pytest.fixture(scope="module", params=["firefox", "chromium"])
+def engine(request: pytest.FixtureRequest) -> Iterator[ContextEngine]:
+    """One browser per engine for the module's renders."""
+    for binary in BINARIES[request.param]:
+        require(binary)
+    running = start(request.param, EngineOptions(render_timeout=20))
+    yield running
+    running.close()
+
+
+def at_once(work: list[Callable[[], T]]) -> list[T | BaseException]:
+    """Run each piece of ``work`` in a thread of its own, all at once; their results (or
+    what they raised) in order."""
+    results: list[T | BaseException] = [RuntimeError("did not finish")] * len(work)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = work[index]()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(work))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results
+
+
+def shoot(engine: ContextEngine, pages: PageServer, exhibit: Exhibit) -> Image.Image:
+    shot = engine.screenshot(pages.url(f"/files/{exhibit.path}"), 1200, 630, exhibit.scale,
+                             exhibit.page)  # fmt: skip
+    return Image.open(io.BytesIO(shot.png)).convert("RGB")
+
+
+def test_the_gallery_at_once_looks_as_alone_and_as_before(
+    engine: ContextEngine, pages: PageServer
+) -> None:
+    """All thirteen gallery pages at once in one browser: each the same pixels as the same
+    page rendered alone, and as its reference (the engines before), but for rasterizer noise.
+    The dark page among them: no other page turns dark."""
+    for exhibit in EXHIBITS:
+        pages.files.update(exhibit.files)
+    alone = [shoot(engine, pages, exhibit) for exhibit in EXHIBITS]
+    together = at_once([lambda exhibit=exhibit: shoot(engine, pages, exhibit)
+                        for exhibit in EXHIBITS])  # fmt: skip
+    limit = NOISY_SHARE * 1200 * 630
+    wrong = []
+    for exhibit, solo, image in zip(EXHIBITS, alone, together, strict=True):
+        assert isinstance(image, Image.Image), f"{exhibit.name}: {image!r}"
+        expected = Image.open(reference(engine.name, exhibit.name)).convert("RGB")
+        assert image.size == solo.size == expected.size, exhibit.name
+        if differing(image, solo) > limit:
+            wrong.append(f"{exhibit.name}: {differing(image, solo)} pixels differ from alone")
+        apart = differing(image, expected)
+        if (engine.name, exhibit.name) in KNOWN_APART:
+            assert apart > limit, f"{exhibit.name} now matches its reference: drop KNOWN_APART"
+        elif apart > limit:
+            wrong.append(f"{exhibit.name}: {apart} pixels differ from the reference")
+    assert not wrong, "; ".join(wrong)
+
+
+STORAGE = b"""<!doctype html><title>-</title><script>
+document.title = 'cookie=' + document.cookie + ' stored=' + localStorage.getItem('seen');
+document.cookie = 'seen=yes; max-age=3600';
+localStorage.setItem('seen', 'yes');
+</script>"""
+
+
+def test_a_render_sees_no_data_of_another(engine: ContextEngine, pages: PageServer) -> None:
+    """A page that stores a cookie and local storage, rendered three at once and then
+    again: no render finds what another left (same origin, same browser)."""
+    pages.files["storage.html"] = STORAGE
+    url = pages.url("/files/storage.html")
+
+    def title() -> str:
+        return engine.screenshot(url, 1200, 630, 1).title
+
+    titles = [*at_once([title, title, title]), title()]
+    assert titles == ["cookie= stored=null"] * 4
+
+
+HUNG = b"<!doctype html><title>hung</title><script>while (true) {}</script>"
+
+
+@pytest.mark.parametrize("name", ["firefox", "chromium"])
+def test_a_hung_page_holds_up_only_its_own_render(name: str, pages: PageServer) -> None:
+    """A page that never stops running its script fails at its own time limit, while a page
+    of another site rendered beside it finishes first, as it would alone."""
+    for binary in BINARIES[name]:
+        require(binary)
+    pages.files["hung.html"] = HUNG
+    exhibit = next(exhibit for exhibit in EXHIBITS if exhibit.name == "spa")
+    pages.files.update(exhibit.files)
+    # Another site: localhost is not 127.0.0.1 to the browsers' site isolation.
+    hung = pages.url("/files/hung.html").replace("127.0.0.1", "localhost")
+    engine = start(name, EngineOptions(render_timeout=8))
+    ended: dict[str, float] = {}
+
+    def render(what: str, url: str) -> Callable[[], Shot]:
+        def run() -> Shot:
+            try:
+                return engine.screenshot(url, 1200, 630, 1)
+            finally:
+                ended[what] = time.monotonic()
+
+        return run
+
+    try:
+        stuck, fine = at_once([render("hung", hung),
+                               render("fine", pages.url(f"/files/{exhibit.path}"))])  # fmt: skip
+        assert isinstance(stuck, RenderTimeout), repr(stuck)
+        assert isinstance(fine, Shot), repr(fine)
+        assert fine.readiness == "ready"
+        assert ended["fine"] < ended["hung"]
+        # And the browser goes on rendering.
+        assert engine.screenshot(pages.url(f"/files/{exhibit.path}"), 1200, 630, 1).title
+    finally:
+        engine.close()

@@ -1,0 +1,324 @@
+"""Many renders at once in one browser: each in a WebDriver BiDi user context of its own
+(own cookies, storage, cache and service workers), made for it and removed after it, in a
+window whose viewport is set exactly. Written once for both engines: a Browser (the
+launchers in worker/engines/launch.py) says only what differs between them.
+
+Thread-safe: each call of ``screenshot`` is one render, and several threads may call it at
+once. A render's limits are its own: its time runs from its own start, and a page that
+hangs holds only its own context (and, with site isolation, its own content process).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.engines import (
+    ACTIVITY_SCRIPT,
+    ELEMENT_SCRIPT,
+    MAX_REDIRECTS,
+    PAGE_SCRIPT,
+    PLAIN,
+    QUIET_SECONDS,
+    SETTLE_SCRIPT,
+    STATUS_SCRIPT,
+    BrowserError,
+    EngineOptions,
+    PageOptions,
+    PageSteps,
+    RenderFailed,
+    RenderTimeout,
+    Shot,
+    check_status,
+    element_box,
+    settled,
+)
+from worker.engines.bidi import (
+    CommandError,
+    CommandTimeout,
+    Connection,
+    argument,
+    function,
+    python,
+)
+from worker.engines.consent import MENTIONS_CONSENT_SCRIPT, load_autoconsent
+
+NETWORK_EVENTS = ["network.beforeRequestSent", "network.responseCompleted", "network.fetchError"]
+# Seconds a command other than the navigation and the wait may take, past which the page
+# is taken to be hung (a busy loop blocks its scripts).
+COMMAND_SECONDS = 10.0
+
+
+@dataclass
+class Traffic:
+    """One render's requests, from the protocol's network events (HTTPS ones too): which
+    are pending, when one last started or ended, the main document's redirects."""
+
+    pending: dict[str, str] = field(default_factory=dict)
+    last: float = field(default_factory=time.monotonic)
+    redirects: int = 0
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def started(self, params: dict[str, Any]) -> None:
+        with self.changed:
+            request = params.get("request", {})
+            self.pending[str(request.get("request"))] = str(request.get("url", ""))
+            if params.get("navigation") and params.get("isBlocked") is not True:
+                self.redirects = max(self.redirects, int(params.get("redirectCount") or 0))
+            self.last = time.monotonic()
+            self.changed.notify_all()
+
+    def ended(self, params: dict[str, Any]) -> None:
+        with self.changed:
+            self.pending.pop(str(params.get("request", {}).get("request")), None)
+            self.last = time.monotonic()
+            self.changed.notify_all()
+
+    def quiet_within(self, seconds: float) -> list[str] | None:
+        """None once no request started or ended for QUIET_SECONDS; else, when ``seconds``
+        have passed, the requests still pending."""
+        deadline = time.monotonic() + seconds
+        with self.changed:
+            while True:
+                now = time.monotonic()
+                idle = now - self.last
+                if not self.pending and idle >= QUIET_SECONDS:
+                    return None
+                if now >= deadline:
+                    return list(self.pending.values())
+                pause = QUIET_SECONDS - idle if not self.pending else deadline - now
+                self.changed.wait(max(0.001, min(pause, deadline - now)))
+
+
+class Browser:
+    """What one engine's browser is to the renders: its connection, and what it does its
+    own way (each launcher's subclass)."""
+
+    name = ""
+
+    def __init__(self, connection: Connection, options: EngineOptions) -> None:
+        self.connection = connection
+        self.options = options
+
+    def user_context(self) -> dict[str, Any]:
+        """The parameters of browser.createUserContext (the egress guard's proxy)."""
+        return {}
+
+    def scheme(self, context: str, dark: bool) -> contextlib.AbstractContextManager[None]:
+        """Hold prefers-color-scheme as asked for a render in ``context`` while it runs."""
+        raise NotImplementedError
+
+    def capture(self, context: str, box: Sequence[float], scale: int, element: bool) -> bytes:
+        """A PNG of ``box`` of the page in ``context`` (CSS pixels of the document): the
+        viewport where it is, or an ``element``'s box."""
+        params: dict[str, Any] = {"context": context, "origin": "viewport"}
+        if element:
+            left, top, width, height = box
+            clip = {"type": "box", "x": left, "y": top, "width": width, "height": height}
+            params = {**params, "origin": "document", "clip": clip}
+        try:
+            shot = self.connection.call(
+                "browsingContext.captureScreenshot", params, COMMAND_SECONDS
+            )
+        except CommandTimeout as exc:
+            raise RenderTimeout("the page did not answer in time (its capture)") from exc
+        except CommandError as exc:
+            raise BrowserError(f"{self.name} failed to capture: {exc}") from exc
+        return base64.b64decode(shot["data"])
+
+    def close(self) -> None:
+        """Stop the browser and its driver; never raises."""
+        raise NotImplementedError
+
+
+class ContextEngine:
+    """A running browser that renders many pages at once, each in its own user context."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.name = browser.name
+        self._browser = browser
+        self._options = browser.options
+        self._consent = load_autoconsent() if browser.options.hide_consent else ""
+        self._traffic: dict[str, Traffic] = {}
+        connection = browser.connection
+        for event in NETWORK_EVENTS:
+            connection.listen(event, self._on_network)
+        try:
+            connection.call("session.subscribe", {"events": NETWORK_EVENTS})
+            # Readiness's hook, in every page before its own scripts: written once, for all.
+            declaration = f"() => {{\n{ACTIVITY_SCRIPT}\n}}"
+            connection.call("script.addPreloadScript", {"functionDeclaration": declaration})
+        except (CommandError, CommandTimeout) as exc:
+            browser.close()
+            raise BrowserError(f"{self.name} did not start: {exc}") from exc
+
+    def _on_network(self, params: dict[str, Any]) -> None:
+        traffic = self._traffic.get(str(params.get("context")))
+        if traffic is None:
+            return
+        if "redirectCount" in params and "response" not in params:
+            traffic.started(params)
+        else:
+            traffic.ended(params)
+
+    def screenshot(
+        self, url: str, width: int, height: int, scale: int, page: PageOptions = PLAIN
+    ) -> Shot:
+        """Load ``url`` in a context of its own at the given viewport; return a PNG of the
+        viewport (or of the element ``page.selector`` names)."""
+        render = _Render(self._browser, self._consent)
+        try:
+            render.open(width, height, scale, self._traffic)
+            with self._browser.scheme(render.context, page.dark):
+                return render.run(url, width, height, scale, page)
+        finally:
+            render.dispose(self._traffic)
+
+    def close(self) -> None:
+        """Stop the browser; never raises."""
+        self._browser.close()
+
+
+class _Render(PageSteps):
+    """One render: its user context, its window, its traffic; PageSteps' order of steps."""
+
+    def __init__(self, browser: Browser, consent: str) -> None:
+        self._browser = browser
+        self._call = browser.connection.call
+        self._options = browser.options
+        self._consent = consent
+        self._started = time.monotonic()
+        self.user_context = ""
+        self.context = ""
+        self.traffic = Traffic()
+
+    def _left(self) -> float:
+        return self._options.render_timeout - (time.monotonic() - self._started)
+
+    def _command(
+        self, method: str, params: dict[str, Any], seconds: float = COMMAND_SECONDS
+    ) -> dict[str, Any]:
+        """A command of this render's; a hung page's or dead browser's failure translated."""
+        try:
+            return self._call(method, params, seconds)
+        except CommandTimeout as exc:
+            raise RenderTimeout(f"the page did not answer in time ({method})") from exc
+        except CommandError as exc:
+            raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
+
+    def open(self, width: int, height: int, scale: int, traffic: dict[str, Traffic]) -> None:
+        made = self._command("browser.createUserContext", self._browser.user_context())
+        self.user_context = str(made["userContext"])
+        window = self._command(
+            "browsingContext.create", {"type": "window", "userContext": self.user_context}
+        )
+        self.context = str(window["context"])
+        traffic[self.context] = self.traffic
+        viewport = {"width": width, "height": height}
+        self._command(
+            "browsingContext.setViewport",
+            {"context": self.context, "viewport": viewport, "devicePixelRatio": scale},
+        )
+
+    def dispose(self, traffic: dict[str, Traffic]) -> None:
+        """Close the window and remove the context, with all it kept; never raises."""
+        traffic.pop(self.context, None)
+        with contextlib.suppress(BrowserError, CommandError, CommandTimeout):
+            if self.context:
+                self._call("browsingContext.close", {"context": self.context}, COMMAND_SECONDS)
+            if self.user_context:
+                self._call(
+                    "browser.removeUserContext", {"userContext": self.user_context}, COMMAND_SECONDS
+                )
+
+    def run(self, url: str, width: int, height: int, scale: int, page: PageOptions) -> Shot:
+        self._started = time.monotonic()
+        self._navigate(url)
+        check_status(self._script(STATUS_SCRIPT), url)
+        if (hops := self.traffic.redirects) > MAX_REDIRECTS:
+            raise RenderFailed(f"{url} redirected {hops} times (at most {MAX_REDIRECTS})")
+        readiness = self._after_load(url, page, self._started)
+        answer = self._script(PAGE_SCRIPT)
+        title, _at, left, top, challenge, content = answer if isinstance(answer, list) else [""] * 6
+        box: Sequence[float] = [float(left or 0), float(top or 0), width, height]
+        clipped = False
+        if page.selector:
+            found = self._page_script(ELEMENT_SCRIPT, page.selector, None)
+            box, clipped = element_box(found, url, page, scale)
+        png = self._browser.capture(self.context, box, scale, bool(page.selector))
+        return self._taken(png, readiness, clipped, (title, challenge, content))
+
+    def _navigate(self, url: str) -> None:
+        params = {"context": self.context, "url": url, "wait": "complete"}
+        try:
+            self._call("browsingContext.navigate", params, max(0.1, self._left()))
+        except CommandTimeout as exc:
+            raise RenderTimeout(f"{url} did not finish loading in time") from exc
+        except CommandError as exc:
+            # A network or TLS failure of the page itself ("NS_ERROR_...", "net::ERR_...").
+            if exc.error == "unknown error" or "ERR_" in exc.message:
+                raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
+            raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
+
+    def _evaluate(
+        self, body: str, arguments: list[object], seconds: float, asynchronous: bool
+    ) -> object:
+        params = {
+            "functionDeclaration": function(body, asynchronous=asynchronous),
+            "arguments": [argument(value) for value in arguments],
+            "target": {"context": self.context},
+            "awaitPromise": asynchronous,
+            "resultOwnership": "none",
+        }
+        answer = self._command("script.callFunction", params, seconds)
+        if answer.get("type") == "exception":
+            details = answer.get("exceptionDetails", {})
+            raise _PageScriptError(str(details.get("text", "the script threw")))
+        return python(answer.get("result", {}))
+
+    def _script(self, body: str, *arguments: object) -> object:
+        return self._evaluate(body, list(arguments), COMMAND_SECONDS, asynchronous=False)
+
+    def _page_script(self, script: str, argument: object, failed: object) -> object:
+        if not argument:
+            return [] if isinstance(failed, list) else failed
+        try:
+            return self._script(script, argument)
+        except _PageScriptError:
+            return failed
+
+    def _pending_after(self, seconds: float) -> list[str] | None:
+        return self.traffic.quiet_within(seconds)
+
+    def _hide_consent(self) -> str:
+        if not self._consent:
+            return ""
+        try:
+            if self._script(MENTIONS_CONSENT_SCRIPT):
+                self._script(self._consent)
+        except _PageScriptError as exc:
+            return f"error: consent banner: {exc}"
+        return ""
+
+    def _settle(self, seconds: float, wait_for: str = "") -> str:
+        try:
+            answer = self._evaluate(
+                SETTLE_SCRIPT, [seconds * 1000, wait_for], seconds + 5, asynchronous=True
+            )
+        except _PageScriptError as exc:
+            return f"error: {exc}"
+        outcome, self._waited = settled(answer)
+        return outcome
+
+
+class _PageScriptError(Exception):
+    """A script run in the page threw: a fact about the page."""
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
