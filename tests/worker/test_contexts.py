@@ -6,6 +6,7 @@ another's data; a page that hangs holds up only its own render."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,8 +16,10 @@ import pytest
 from PIL import Image
 
 from harness.servers import PageServer
+from shared.urlpolicy import UrlPolicy
 from tests.helpers import BINARIES, require
 from tests.worker.gallery import NOISY_SHARE, Exhibit, differing, exhibits, reference
+from worker.egress import EgressGuard
 from worker.engines import EngineOptions, RenderTimeout, Shot
 from worker.engines.contexts import ContextEngine
 from worker.engines.launch import start
@@ -149,3 +152,30 @@ def test_a_hung_page_holds_up_only_its_own_render(name: str, pages: PageServer) 
         assert engine.screenshot(pages.url(f"/files/{exhibit.path}"), 1200, 630, 1).title
     finally:
         engine.close()
+
+
+MANY = b"<!doctype html><title>many</title>" + b"".join(
+    b"<img src='/page/p%d?bg=ffffff' width=10 height=10>" % number for number in range(30)
+)
+
+
+def test_each_render_counts_its_own_traffic(engine: ContextEngine, pages: PageServer) -> None:
+    """Two renders at once, each behind an egress guard of its own (a user context's
+    proxy): the page that asks for 31 things breaks a limit of 20 requests, the page that
+    asks for one beside it does not, and each guard saw only its own page's requests."""
+    policy = UrlPolicy(("127.0.0.1",), (ipaddress.ip_network("127.0.0.1/32"),))
+    guards = [EgressGuard(policy, max_bytes=10_000_000, max_requests=20) for _ in range(2)]
+    pages.files["many.html"] = MANY
+    try:
+        sessions = [guard.new_session() for guard in guards]
+        urls = [pages.url("/files/many.html"), pages.url("/page/one?bg=ffffff")]
+        at_once([lambda url=url, guard=guard: engine.screenshot(url, 1200, 630, 1,
+                                                                 proxy_port=guard.port)
+                 for url, guard in zip(urls, guards, strict=True)])  # fmt: skip
+        heavy, light = sessions
+        assert heavy.exceeded == "the page made more than 20 requests"
+        assert light.exceeded is None
+        assert light.requests <= 2  # the page, and a favicon where the browser asks one
+    finally:
+        for guard in guards:
+            guard.close()

@@ -101,13 +101,27 @@ class Browser:
 
     name = ""
 
-    def __init__(self, connection: Connection, options: EngineOptions) -> None:
+    def __init__(
+        self, connection: Connection, options: EngineOptions, proxy_port: int | None
+    ) -> None:
         self.connection = connection
         self.options = options
+        self.proxy_port = proxy_port
 
-    def user_context(self) -> dict[str, Any]:
-        """The parameters of browser.createUserContext (the egress guard's proxy)."""
-        return {}
+    def user_context(self, proxy_port: int | None) -> dict[str, Any]:
+        """The parameters of browser.createUserContext: every request of the context through
+        the egress guard on ``proxy_port`` (the browser's own guard where None), loopback
+        addresses too."""
+        port = proxy_port or self.proxy_port
+        if not port:
+            return {}
+        address = f"127.0.0.1:{port}"
+        settings = {"proxyType": "manual", "httpProxy": address, "sslProxy": address,
+                    "noProxy": ["<-loopback>", *self.resolved_here]}  # fmt: skip
+        return {"proxy": settings}
+
+    # Names the browser resolves (to nothing) itself, never sent to the guard.
+    resolved_here: tuple[str, ...] = ()
 
     def scheme(self, context: str, dark: bool) -> contextlib.AbstractContextManager[None]:
         """Hold prefers-color-scheme as asked for a render in ``context`` while it runs."""
@@ -167,13 +181,21 @@ class ContextEngine:
             traffic.ended(params)
 
     def screenshot(
-        self, url: str, width: int, height: int, scale: int, page: PageOptions = PLAIN
+        self,
+        url: str,
+        width: int,
+        height: int,
+        scale: int,
+        page: PageOptions = PLAIN,
+        *,
+        proxy_port: int | None = None,
     ) -> Shot:
         """Load ``url`` in a context of its own at the given viewport; return a PNG of the
-        viewport (or of the element ``page.selector`` names)."""
+        viewport (or of the element ``page.selector`` names). ``proxy_port``: the egress
+        guard of this render alone (its own counts), instead of the browser's."""
         render = _Render(self._browser, self._consent)
         try:
-            render.open(width, height, scale, self._traffic)
+            render.open(width, height, scale, self._traffic, proxy_port)
             with self._browser.scheme(render.context, page.dark):
                 return render.run(url, width, height, scale, page)
         finally:
@@ -211,8 +233,15 @@ class _Render(PageSteps):
         except CommandError as exc:
             raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
 
-    def open(self, width: int, height: int, scale: int, traffic: dict[str, Traffic]) -> None:
-        made = self._command("browser.createUserContext", self._browser.user_context())
+    def open(
+        self,
+        width: int,
+        height: int,
+        scale: int,
+        traffic: dict[str, Traffic],
+        proxy_port: int | None,
+    ) -> None:
+        made = self._command("browser.createUserContext", self._browser.user_context(proxy_port))
         self.user_context = str(made["userContext"])
         window = self._command(
             "browsingContext.create", {"type": "window", "userContext": self.user_context}

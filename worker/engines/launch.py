@@ -16,7 +16,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -43,6 +43,8 @@ FIREFOX_PREFS = {
     # Each site in a content process of its own (site isolation, Firefox's default): a page
     # that hangs or loops holds its own process, never a concurrent render's.
     "fission.autostart": True,
+    # A user context's proxy (the egress guard of its render) takes loopback addresses too.
+    "network.proxy.allow_hijacking_localhost": True,
 }
 # The viewport (box null) or a box of the document, drawn by the page's own drawSnapshot in
 # the parent process and encoded as a PNG without alpha (the page is opaque).
@@ -69,16 +71,6 @@ def _pref_line(name: str, value: object) -> str:
     return f"user_pref({json.dumps(name)}, {json.dumps(value)});"
 
 
-def _proxy(port: int | None) -> dict[str, Any]:
-    """A user context's proxy: every request through the egress guard, loopback too."""
-    if not port:
-        return {}
-    address = f"127.0.0.1:{port}"
-    settings = {"proxyType": "manual", "httpProxy": address, "sslProxy": address,
-                "noProxy": ["<-loopback>", NOWHERE]}  # fmt: skip
-    return {"proxy": settings}
-
-
 def _own_dir(name: str) -> Path:
     try:
         return Path(tempfile.mkdtemp(prefix=f"ogshot-{name}-"))
@@ -93,7 +85,6 @@ class FirefoxBrowser(Browser):
 
     def __init__(self, options: EngineOptions, proxy_port: int | None, binary: str) -> None:
         self._dir = _own_dir("firefox")
-        self._port = proxy_port
         profile = self._dir / "profile"
         profile.mkdir()
         prefs = {**FIREFOX_PREFS, **(proxy_prefs(proxy_port) if proxy_port else {})}
@@ -129,7 +120,7 @@ class FirefoxBrowser(Browser):
         except (BrowserError, CommandError, CommandTimeout, WebDriverException, KeyError) as exc:
             self.close()
             raise BrowserError(f"firefox did not start: {exc}{self._said()}") from exc
-        super().__init__(connection, options)
+        super().__init__(connection, options, proxy_port)
 
     def _listening(self, stderr: IO[str] | None) -> str:
         """The BiDi address Firefox prints once it listens; the rest of what it says goes to
@@ -160,9 +151,6 @@ class FirefoxBrowser(Browser):
         except OSError:
             return ""
         return f" (firefox said: {' | '.join(lines)[:300]})" if lines else ""
-
-    def user_context(self) -> dict[str, Any]:
-        return _proxy(self._port)
 
     @contextlib.contextmanager
     def scheme(self, context: str, dark: bool) -> Iterator[None]:
@@ -235,10 +223,10 @@ class ChromiumBrowser(Browser):
     """Chromium through chromedriver's BiDi connection."""
 
     name = "chromium"
+    resolved_here = (NOWHERE,)
 
     def __init__(self, options: EngineOptions, proxy_port: int | None, binary: str) -> None:
         self._dir = _own_dir("chromium")
-        self._port = proxy_port
         self._driver: webdriver.Chrome | None = None
         if len(str(self._dir)) > MAX_TMPDIR_LENGTH:
             self.close()
@@ -258,10 +246,7 @@ class ChromiumBrowser(Browser):
         except (WebDriverException, OSError, HTTPError, CommandError, CommandTimeout) as exc:
             self.close()
             raise BrowserError(f"chromium did not start: {exc}") from exc
-        super().__init__(connection, options)
-
-    def user_context(self) -> dict[str, Any]:
-        return _proxy(self._port)
+        super().__init__(connection, options, proxy_port)
 
     @contextlib.contextmanager
     def scheme(self, context: str, dark: bool) -> Iterator[None]:
