@@ -49,11 +49,21 @@ def web_argv(config: Config, bind: str, workers: int | None) -> list[str]:
 
 
 def worker_argv(config: Config, concurrency: int | None, loglevel: str) -> list[str]:
-    """Return the celery command line for a render worker."""
+    """Return the celery command line for a render worker.
+
+    One page at a time per browser: a prefork pool of ``concurrency`` processes, each with
+    its browser. Many (OGSHOT_RENDERS_PER_BROWSER above 1): one process whose threads share
+    one browser, each render in a context of its own; a render mostly waits on the network,
+    and the browser's own processes do the work, so threads do not contend for the GIL.
+    """
+    if config.renders_per_browser > 1:
+        pool = ["--pool", "threads", "--concurrency", str(config.renders_per_browser)]
+    else:
+        pool = ["--concurrency", str(concurrency or config.worker_concurrency)]
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
         "--queues", ",".join(QUEUES),
-        "--concurrency", str(concurrency or config.worker_concurrency),
+        *pool,
         "--loglevel", loglevel,
         # Each pool process keeps a warm browser: --max-tasks-per-child would kill it.
         "--without-gossip",

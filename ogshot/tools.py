@@ -23,7 +23,7 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
     """Render one page to a file without queue or storage."""
     # Imported here: the browser libraries load only for the command that renders.
     from worker.browser import WarmBrowser
-    from worker.egress import EgressGuard
+    from worker.egress import GuardPool
     from worker.engines import BrowserError, RenderFailed, RenderRejected, make_engine
     from worker.render import render
 
@@ -37,7 +37,7 @@ def cmd_render(config: Config, args: argparse.Namespace) -> int:
         print(f"ogshot: {exc}", file=sys.stderr)
         return 2
     engine = args.engine or config.browser
-    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
+    egress = GuardPool(policy, config.max_page_bytes, config.max_page_requests)
     binary = config.browser_binary if engine == config.browser else None
     factory = functools.partial(
         make_engine,

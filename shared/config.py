@@ -51,6 +51,7 @@ class Config:
     sites: tuple[Site, ...]
     browser_max_renders: int
     worker_concurrency: int
+    renders_per_browser: int
     worker_nice: int
     port: int
     api_tokens: tuple[str, ...] = field(repr=False)
@@ -377,6 +378,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Renders after which a worker restarts its browser."),
     Setting("OGSHOT_WORKER_CONCURRENCY", "worker_concurrency", "2", _number(int, 1, 64),
             "Worker processes (one browser each) started by `ogshot worker`."),
+    Setting("OGSHOT_RENDERS_PER_BROWSER", "renders_per_browser", "1", _number(int, 1, 32),
+            "Renders at once in each worker process's browser, each in a context of its own."),
     Setting("OGSHOT_WORKER_NICE", "worker_nice", "10", _number(int, 0, 19),
             "Nice value added to workers and their browsers, so hits on the same host win."),
     Setting("PORT", "port", "8000", _number(int, 1, 65535),

@@ -20,7 +20,7 @@ from ogshot.services import web_argv, worker_argv
 from shared.config import SETTINGS, ConfigError, load_config
 from shared.jobs import celery_settings
 from web import create_app
-from worker.egress import EgressGuard
+from worker.egress import GuardPool
 from worker.state import build_state
 
 pytestmark = pytest.mark.server
@@ -70,6 +70,7 @@ def _examples(tmp: Path, redis_url: str, s3_endpoint: str) -> dict[str, list[str
         "OGSHOT_SITES_FILE": [str(sites), str(empty)],
         "OGSHOT_BROWSER_MAX_RENDERS": ["1", "100000"],
         "OGSHOT_WORKER_CONCURRENCY": ["1", "64"],
+        "OGSHOT_RENDERS_PER_BROWSER": ["1", "32"],
         "OGSHOT_WORKER_NICE": ["0", "19"],
         "PORT": ["1", "65535"],
         "OGSHOT_API_TOKENS": ["t" * 16, "t" * 16 + ", " + "u" * 40],
@@ -116,7 +117,8 @@ def _cases() -> Iterator[tuple[str, int]]:
         "OGSHOT_MAX_WAITING": 2, "OGSHOT_WEB_THREADS": 2, "OGSHOT_RENDER_TIMEOUT": 3,
         "OGSHOT_READY_TIMEOUT": 2, "OGSHOT_HIDE_CONSENT": 2, "OGSHOT_QUALITY_GATE": 2,
         "OGSHOT_FAILURE_TTL": 2, "OGSHOT_IGNORE_PARAMS": 3, "OGSHOT_SITES_FILE": 2,
-        "OGSHOT_BROWSER_MAX_RENDERS": 2, "OGSHOT_WORKER_CONCURRENCY": 2, "OGSHOT_WORKER_NICE": 2,
+        "OGSHOT_BROWSER_MAX_RENDERS": 2, "OGSHOT_WORKER_CONCURRENCY": 2,
+        "OGSHOT_RENDERS_PER_BROWSER": 2, "OGSHOT_WORKER_NICE": 2,
         "PORT": 2, "OGSHOT_API_TOKENS": 2, "OGSHOT_PREWARM_DEBOUNCE": 2,
         "OGSHOT_ADMIN_PASSWORD": 1, "OGSHOT_SECRET_KEY": 1, "OGSHOT_TRUSTED_PROXIES": 2,
         "OGSHOT_LOG_FORMAT": 2, "OGSHOT_WORKER_METRICS_PORT": 2, "OGSHOT_SIGNING_KEYS": 2,
@@ -141,12 +143,12 @@ def test_every_setting_has_examples(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def guards() -> Iterator[list[EgressGuard]]:
+def guards() -> Iterator[list[GuardPool]]:
     """Egress guards of the built workers, closed together at the end.
 
     Closing one waits out its server's half-second poll: in parallel, once, not per case.
     """
-    opened: list[EgressGuard] = []
+    opened: list[GuardPool] = []
     yield opened
     closing = [threading.Thread(target=guard.close) for guard in opened]
     for thread in closing:
@@ -162,7 +164,7 @@ def test_accepted_value_builds_web_and_worker(  # noqa: PLR0917 - parameters plu
     tmp_path: Path,
     redis_url: str,
     s3_endpoint: str,
-    guards: list[EgressGuard],
+    guards: list[GuardPool],
 ) -> None:
     """The configuration accepts the value, and the web app and a worker build from it."""
     value = _examples(tmp_path, redis_url, s3_endpoint)[name][index]

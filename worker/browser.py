@@ -108,9 +108,18 @@ class WarmBrowser:
         return self.state
 
     def screenshot(
-        self, url: str, width: int, height: int, scale: int, page: PageOptions = PLAIN
+        self,
+        url: str,
+        width: int,
+        height: int,
+        scale: int,
+        page: PageOptions = PLAIN,
+        *,
+        proxy_port: int | None = None,
     ) -> Shot:
-        """Take a screenshot with the warm engine, replacing the engine when it fails."""
+        """Take a screenshot with the warm engine, replacing the engine when it fails.
+        ``proxy_port`` is SharedBrowser's: this browser's one render at a time goes through
+        the guard it was started behind."""
         with self._lock:
             engine = self._get()
             try:

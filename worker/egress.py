@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import select
 import socket
 import socketserver
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -242,3 +244,38 @@ class EgressGuard:
         """Stop listening."""
         self._server.shutdown()
         self._server.server_close()
+
+
+class GuardPool:
+    """Egress guards for renders that run at once: one for the browser's own traffic and,
+    when ``slots`` exceeds 1, one more per render slot, so that each render's requests are
+    counted and limited apart (each render's user context sends them to its own guard)."""
+
+    def __init__(
+        self, policy: UrlPolicy, max_bytes: int, max_requests: int, slots: int = 1
+    ) -> None:
+        count = 1 if slots <= 1 else slots + 1
+        self.guards = [EgressGuard(policy, max_bytes, max_requests) for _ in range(count)]
+        self._free: queue.SimpleQueue[EgressGuard] = queue.SimpleQueue()
+        for guard in self.guards[1:] or self.guards:
+            self._free.put(guard)
+
+    @property
+    def port(self) -> int:
+        """The port the browser itself is started behind."""
+        return self.guards[0].port
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[EgressGuard]:
+        """A guard no other render holds, until the render is done (blocks while all are
+        held: there are as many as renders may run at once)."""
+        guard = self._free.get()
+        try:
+            yield guard
+        finally:
+            self._free.put(guard)
+
+    def close(self) -> None:
+        """Stop every guard."""
+        for guard in self.guards:
+            guard.close()

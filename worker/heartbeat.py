@@ -12,6 +12,7 @@ import time
 from shared.jobstore import WORKER_TTL, JobStore
 from shared.redisconn import QueueUnavailable
 from worker.browser import WarmBrowser
+from worker.contexts import SharedBrowser
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class Heartbeat:
     """Tells Redis every few seconds that this process lives, whether its browser works
     (``browser``: "ok", "starting" or "failing: why"), and what it renders."""
 
-    def __init__(self, jobs: JobStore, browser: WarmBrowser) -> None:
+    def __init__(self, jobs: JobStore, browser: WarmBrowser | SharedBrowser) -> None:
         self.jobs = jobs
         self.browser = browser
         self.name = f"{socket.gethostname()}-{os.getpid()}"

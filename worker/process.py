@@ -45,6 +45,18 @@ def _stop_worker(why: str) -> None:
     os.kill(_MAIN_PID, signal.SIGINT)
 
 
+# With one browser shared by threads (OGSHOT_RENDERS_PER_BROWSER above 1) the pool is the
+# main process itself: no pool process starts or stops, so the main process's signals
+# warm and stop its browser.
+THREADS = config.renders_per_browser > 1
+
+
+@worker_ready.connect
+def _warm_up_threads(**_: Any) -> None:
+    if THREADS:
+        _warm_up()
+
+
 @worker_process_init.connect
 def _warm_up(**_: Any) -> None:
     mark_owner()
@@ -88,6 +100,8 @@ def _send_webhooks(**_: Any) -> None:
 def _reap_on_exit(**_: Any) -> None:
     for sender in _senders:
         sender.stop()
+    if THREADS:  # its renders are done (Celery's warm shutdown waited for them)
+        _stop_browser()
     # In the main process, once the pool has stopped: a pool process stopped while its browser
     # was still starting (or one that was killed) leaves a browser only this can catch.
     reap_orphans()

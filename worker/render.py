@@ -9,36 +9,42 @@ from shared.keys import RenderRequest
 from shared.storage import ImageMeta
 from shared.urlpolicy import Resolver, UrlPolicy, resolve_host
 from worker.browser import WarmBrowser
-from worker.egress import EgressGuard
+from worker.contexts import SharedBrowser
+from worker.egress import GuardPool
 from worker.engines import PageOptions, RenderFailed, RenderRejected
 from worker.quality import rejection
 
 
 def render(
     request: RenderRequest,
-    browser: WarmBrowser,
+    browser: WarmBrowser | SharedBrowser,
     policy: UrlPolicy,
-    egress: EgressGuard | None = None,
+    egress: GuardPool | None = None,
     resolve: Resolver = resolve_host,
     *,
     check_blank: bool = True,
 ) -> tuple[bytes, ImageMeta]:
     """Render ``request`` to encoded image bytes and their metadata.
 
-    With ``egress`` (the guard the browser was started behind) the render fails when the
+    With ``egress`` (the guards the browser was started behind) the render fails when the
     page broke one of its limits. A page that is no preview raises RenderRejected
     (worker/quality.py; ``check_blank``: OGSHOT_QUALITY_GATE).
     """
     # Checked again here: the allow-list or DNS may have changed since the web queued it.
     policy.check(request.url, resolve)
-    session = egress.new_session() if egress else None
     started = time.perf_counter()
     options = request.options
-    shot = browser.screenshot(
-        request.url, options.width, options.height, options.scale, PageOptions.of(options)
-    )
-    if session is not None and session.exceeded:
-        raise RenderFailed(f"{request.url}: {session.exceeded}")
+    size = (options.width, options.height, options.scale)
+    if egress is None:
+        shot = browser.screenshot(request.url, *size, PageOptions.of(options))
+    else:
+        with egress.take() as guard:  # this render's own guard: its counts are its own
+            session = guard.new_session()
+            shot = browser.screenshot(
+                request.url, *size, PageOptions.of(options), proxy_port=guard.port
+            )
+        if session.exceeded:
+            raise RenderFailed(f"{request.url}: {session.exceeded}")
     # An element's image is the element's size; a viewport's is known in advance.
     data = encode_screenshot(
         shot.png, options.format, None if options.selector else options.pixel_size

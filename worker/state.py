@@ -21,8 +21,9 @@ from shared.urlpolicy import UrlPolicy
 from shared.versions import VersionBook
 from shared.webhooks import WebhookQueue
 from worker.browser import WarmBrowser
-from worker.egress import EgressGuard
-from worker.engines import make_engine
+from worker.contexts import SharedBrowser
+from worker.egress import GuardPool
+from worker.engines import EngineOptions, make_engine
 from worker.heartbeat import Heartbeat
 
 
@@ -36,8 +37,8 @@ class WorkerState:
     index: ImageIndex
     heartbeat: Heartbeat
     policy: UrlPolicy
-    egress: EgressGuard
-    browser: WarmBrowser
+    egress: GuardPool
+    browser: WarmBrowser | SharedBrowser
     versions: VersionBook
     webhooks: WebhookQueue
     quality_gate: bool = True  # OGSHOT_QUALITY_GATE: blank renders are rejected
@@ -56,23 +57,10 @@ def build_state(config: Config, on_give_up: Callable[[str], None] | None = None)
     """
     client = connect(config.redis_url)
     policy = UrlPolicy.from_config(config)
-    egress = EgressGuard(policy, config.max_page_bytes, config.max_page_requests)
+    slots = config.renders_per_browser
+    egress = GuardPool(policy, config.max_page_bytes, config.max_page_requests, slots)
     jobs = JobStore(client, config.prewarm_debounce)
-    browser = WarmBrowser(
-        config.browser,
-        functools.partial(
-            make_engine,
-            config.browser,
-            config.render_timeout,
-            egress.port,
-            config.browser_binary,
-            ready_timeout=config.ready_timeout,
-            hide_consent=config.hide_consent,
-        ),
-        config.browser_max_renders,
-        GIVE_UP_AFTER,
-        on_give_up,
-    )
+    browser = _browser(config, egress.port, on_give_up)
     return WorkerState(
         storage=make_storage(config),
         flight=SingleFlight(client, config.lock_ttl),
@@ -86,4 +74,42 @@ def build_state(config: Config, on_give_up: Callable[[str], None] | None = None)
         webhooks=WebhookQueue(client, config.webhook_horizon),
         quality_gate=config.quality_gate,
         failure_ttl=config.failure_ttl,
+    )
+
+
+def _browser(
+    config: Config, proxy_port: int, on_give_up: Callable[[str], None] | None
+) -> WarmBrowser | SharedBrowser:
+    """One page at a time in a warm browser, or (OGSHOT_RENDERS_PER_BROWSER above 1) many
+    at once, each in a context of its own."""
+    engine_options = EngineOptions(
+        render_timeout=config.render_timeout,
+        ready_timeout=config.ready_timeout,
+        hide_consent=config.hide_consent,
+    )
+    binary = str(config.browser_binary) if config.browser_binary else None
+    if config.renders_per_browser > 1:
+        from worker.engines.launch import start  # selenium: only in a worker that renders
+
+        return SharedBrowser(
+            config.browser,
+            functools.partial(start, config.browser, engine_options, proxy_port, binary),
+            config.browser_max_renders,
+            GIVE_UP_AFTER,
+            on_give_up,
+        )
+    return WarmBrowser(
+        config.browser,
+        functools.partial(
+            make_engine,
+            config.browser,
+            config.render_timeout,
+            proxy_port,
+            config.browser_binary,
+            ready_timeout=config.ready_timeout,
+            hide_consent=config.hide_consent,
+        ),
+        config.browser_max_renders,
+        GIVE_UP_AFTER,
+        on_give_up,
     )

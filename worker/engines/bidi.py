@@ -8,6 +8,7 @@ so every render of either engine is driven by the same code (worker/engines/cont
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,10 @@ from typing import Any
 from selenium.webdriver.remote.websocket_connection import WebSocketConnection
 
 from worker.engines import BrowserError
+
+# websocket-client logs an ERROR each time a browser closes its end, as every browser does
+# when it stops: a connection lost mid-render is reported as the render's BrowserError.
+logging.getLogger("websocket").setLevel(logging.CRITICAL)
 
 # How often a waiting command looks whether the socket is still open: a browser that
 # died answers nothing, and its renders must fail at once, not at their time limits.

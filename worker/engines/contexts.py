@@ -49,6 +49,8 @@ from worker.engines.bidi import (
 from worker.engines.consent import MENTIONS_CONSENT_SCRIPT, load_autoconsent
 
 NETWORK_EVENTS = ["network.beforeRequestSent", "network.responseCompleted", "network.fetchError"]
+# Frames' requests count for the render of their page: each frame is a context of its own.
+EVENTS = [*NETWORK_EVENTS, "browsingContext.contextCreated"]
 # Seconds a command other than the navigation and the wait may take, past which the page
 # is taken to be hung (a busy loop blocks its scripts).
 COMMAND_SECONDS = 10.0
@@ -59,7 +61,9 @@ class Traffic:
     """One render's requests, from the protocol's network events (HTTPS ones too): which
     are pending, when one last started or ended, the main document's redirects."""
 
+    context: str = ""
     pending: dict[str, str] = field(default_factory=dict)
+    navigation: str = ""  # the page's document's, once its request started
     last: float = field(default_factory=time.monotonic)
     redirects: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
@@ -67,6 +71,13 @@ class Traffic:
     def started(self, params: dict[str, Any]) -> None:
         with self.changed:
             request = params.get("request", {})
+            navigation = str(params.get("navigation") or "")
+            top = params.get("context") == self.context
+            if navigation and top and navigation != self.navigation:
+                # A new document for the page (a script's ``location.href = ...`` while it
+                # loads): the requests of the one it replaces end unreported.
+                self.pending.clear()
+                self.navigation = navigation
             self.pending[str(request.get("request"))] = str(request.get("url", ""))
             if params.get("navigation") and params.get("isBlocked") is not True:
                 self.redirects = max(self.redirects, int(params.get("redirectCount") or 0))
@@ -158,18 +169,25 @@ class ContextEngine:
         self._browser = browser
         self._options = browser.options
         self._consent = load_autoconsent() if browser.options.hide_consent else ""
+        # The traffic of each render's page, by its context and those of its frames.
         self._traffic: dict[str, Traffic] = {}
         connection = browser.connection
         for event in NETWORK_EVENTS:
             connection.listen(event, self._on_network)
+        connection.listen("browsingContext.contextCreated", self._on_context)
         try:
-            connection.call("session.subscribe", {"events": NETWORK_EVENTS})
+            connection.call("session.subscribe", {"events": EVENTS})
             # Readiness's hook, in every page before its own scripts: written once, for all.
             declaration = f"() => {{\n{ACTIVITY_SCRIPT}\n}}"
             connection.call("script.addPreloadScript", {"functionDeclaration": declaration})
         except (CommandError, CommandTimeout) as exc:
             browser.close()
             raise BrowserError(f"{self.name} did not start: {exc}") from exc
+
+    def _on_context(self, params: dict[str, Any]) -> None:
+        traffic = self._traffic.get(str(params.get("parent")))
+        if traffic is not None:
+            self._traffic[str(params.get("context"))] = traffic
 
     def _on_network(self, params: dict[str, Any]) -> None:
         traffic = self._traffic.get(str(params.get("context")))
@@ -246,7 +264,7 @@ class _Render(PageSteps):
         window = self._command(
             "browsingContext.create", {"type": "window", "userContext": self.user_context}
         )
-        self.context = str(window["context"])
+        self.context = self.traffic.context = str(window["context"])
         traffic[self.context] = self.traffic
         viewport = {"width": width, "height": height}
         self._command(
@@ -256,7 +274,8 @@ class _Render(PageSteps):
 
     def dispose(self, traffic: dict[str, Traffic]) -> None:
         """Close the window and remove the context, with all it kept; never raises."""
-        traffic.pop(self.context, None)
+        for context in [context for context, of in list(traffic.items()) if of is self.traffic]:
+            traffic.pop(context, None)
         with contextlib.suppress(BrowserError, CommandError, CommandTimeout):
             if self.context:
                 self._call("browsingContext.close", {"context": self.context}, COMMAND_SECONDS)

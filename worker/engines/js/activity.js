@@ -10,7 +10,12 @@
   // boot or a deferred data request does. Later timers (a clock's tick, an analytics
   // beacon, a poll) are the page running on, not the page getting ready.
   const SOON_AFTER_LOAD = 1200;
-  const state = {last: 0, kind: '', loadedAt: null, requests: 0};
+  // A page that drew on a canvas this recently and has an animation frame requested is
+  // still animating, however far apart its frames come: on a busy machine (renders at
+  // once) they come more than `quiet` apart, and a chart was caught mid-growth.
+  const ANIMATING_MS = 1000;
+  const state = {last: 0, kind: '', loadedAt: null, requests: 0, drewAt: -Infinity};
+  const frames = new Set();
   const timers = new Map();
   const idle = new Set();
   const drawn = new WeakMap();
@@ -55,6 +60,21 @@
   });
   wrap(window, 'clearTimeout', original => function (id) {
     timers.delete(id);
+    return original.call(this, id);
+  });
+  wrap(window, 'requestAnimationFrame', original => function (callback) {
+    if (typeof callback !== 'function') return original.call(this, callback);
+    let id;
+    const run = function () {
+      frames.delete(id);
+      return callback.apply(this, arguments);
+    };
+    id = original.call(this, run);
+    frames.add(id);
+    return id;
+  });
+  wrap(window, 'cancelAnimationFrame', original => function (id) {
+    frames.delete(id);
     return original.call(this, id);
   });
   wrap(window, 'requestIdleCallback', original => function (callback, ...rest) {
@@ -116,6 +136,7 @@
     for (const name of names) {
       wrap(proto, name, original => function () {
         touch('drawing on a canvas');
+        state.drewAt = state.last;
         if (this.canvas) drawn.set(this.canvas, state.last);
         return original.apply(this, arguments);
       });
@@ -141,6 +162,7 @@
       for (const due of timers.values()) if (due <= soon) return 'a timer the page set';
       if (idle.size) return 'an idle callback';
       if (state.requests > 0) return 'a request the page started';
+      if (frames.size && now - state.drewAt < ANIMATING_MS) return 'drawing on a canvas';
       return now - state.last < quiet ? state.kind : '';
     },
     // Forget the DOM changes ogshot's own scripts just made (hide, lazy images, fragment).

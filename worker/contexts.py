@@ -1,0 +1,163 @@
+"""One browser, many renders at once (OGSHOT_RENDERS_PER_BROWSER above 1): the worker's
+threads share one engine that renders each page in a context of its own
+(worker/engines/contexts.py).
+
+The engine is started on first use and replaced: after a browser failure (the renders it
+had in flight fail with it, and are retried), and after OGSHOT_BROWSER_MAX_RENDERS renders,
+by draining: no render starts on the old browser once the last is handed out, those in
+flight finish, then it is stopped and the next render starts a new one. A page's own
+failure (an error status, its time limit) stays with its render: its context is gone, the
+browser goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from shared.metrics import BROWSER_RESTARTS
+from worker.browser import PROBE_SIZE, PROBE_URL
+from worker.engines import PLAIN, BrowserError, PageOptions, RenderFailed, Shot
+from worker.engines.contexts import ContextEngine
+
+log = logging.getLogger(__name__)
+
+
+class SharedBrowser:
+    """WarmBrowser's counterpart for renders at once: the same ``state``,
+    ``confirmed_at``, ``restarts`` and ``start_failures`` (the heartbeat and ``ogshot health
+    worker`` read them), and ``screenshot`` safe to call from many threads."""
+
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[], ContextEngine],
+        max_renders: int,
+        give_up_after: int = 0,
+        on_give_up: Callable[[str], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._factory = factory
+        self._max_renders = max_renders
+        self._give_up_after = give_up_after
+        self._on_give_up = on_give_up
+        self._engine: ContextEngine | None = None
+        self._handed_out = 0  # renders started on the current engine
+        self._in_flight = 0
+        self._draining = False
+        self._changed = threading.Condition()
+        self.restarts = 0
+        self.start_failures = 0
+        self.state = "starting"
+        self.confirmed_at = 0.0
+
+    def _confirm(self) -> None:
+        self.state = "ok"
+        self.confirmed_at = time.monotonic()
+
+    def _started(self) -> ContextEngine:
+        """The running engine, started if none is (under the condition's lock)."""
+        if self._engine is None:
+            try:
+                self._engine = self._factory()
+            except BrowserError as exc:
+                self.start_failures += 1
+                self.state = f"failing: {exc}"
+                log.error("%s browser did not start (%d in a row): %s", self.name,
+                          self.start_failures, exc)  # fmt: skip
+                if self._on_give_up and self.start_failures == self._give_up_after:
+                    self._on_give_up(
+                        f"{self.name} did not start {self.start_failures} times: {exc}"
+                    )
+                raise
+            self.start_failures = 0
+            self._handed_out = 0
+            self._confirm()
+        return self._engine
+
+    def _enter(self) -> ContextEngine:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._draining)
+            engine = self._started()
+            self._in_flight += 1
+            self._handed_out += 1
+            if self._handed_out >= self._max_renders:
+                self._draining = True  # this is the old browser's last render
+            return engine
+
+    def _leave(self, engine: ContextEngine, failed: str = "") -> None:
+        with self._changed:
+            self._in_flight -= 1
+            if failed and engine is self._engine:
+                # The renders still in flight on it fail with it (and are retried).
+                self._discard(failed)
+            elif self._draining and self._in_flight == 0:
+                self._discard("max_renders")
+            self._changed.notify_all()
+
+    def _discard(self, reason: str) -> None:
+        if self._engine is not None:
+            log.info("restarting %s browser: %s", self.name, reason)
+            BROWSER_RESTARTS.labels(self.name, reason).inc()
+            self._engine.close()
+            self._engine = None
+            self.restarts += 1
+        self._draining = False
+
+    def warm(self) -> None:
+        """Start the browser now so the first job does not pay for it."""
+        with self._changed:
+            self._started()
+
+    def probe(self, max_age: float) -> str:
+        """Render a blank page unless the browser showed it works in the last ``max_age`` s
+        (renders in flight count: their own limits cover a hung browser). Returns ``state``."""
+        if self.state == "ok" and time.monotonic() - self.confirmed_at < max_age:
+            return self.state
+        if self._in_flight:
+            return self.state
+        try:
+            self.screenshot(PROBE_URL, *PROBE_SIZE)
+        except (BrowserError, RenderFailed) as exc:
+            self.state = f"failing: {exc}"
+        return self.state
+
+    def screenshot(
+        self,
+        url: str,
+        width: int,
+        height: int,
+        scale: int,
+        page: PageOptions = PLAIN,
+        *,
+        proxy_port: int | None = None,
+    ) -> Shot:
+        """Render in a context of its own on the shared engine (behind the egress guard on
+        ``proxy_port``, this render's, if given)."""
+        engine = self._enter()
+        failed = ""
+        try:
+            shot = engine.screenshot(url, width, height, scale, page, proxy_port=proxy_port)
+        except RenderFailed:
+            self._confirm()  # the page's fault: the browser answered
+            raise
+        except BrowserError as exc:
+            self.state = f"failing: {exc}"
+            failed = "failure"
+            raise
+        except BaseException:
+            failed = "interrupted"  # mid-command: the browser's state is unknown
+            raise
+        finally:
+            self._leave(engine, failed)
+        self._confirm()
+        return shot
+
+    def close(self) -> None:
+        """Stop the browser (renders in flight on it fail)."""
+        with self._changed:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
