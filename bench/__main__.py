@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from bench import encoding
+from bench import encoding, latency
 from bench.load import (
     PacedResult,
     PeakPss,
@@ -46,7 +46,7 @@ from shared.keys import RenderRequest
 from shared.versions import KEEP_VERSIONS
 from worker.engines import make_engine
 
-SECTIONS = ("hit", "miss", "readiness", "stampede", "scale", "memory", "encoding")
+SECTIONS = ("hit", "miss", "readiness", "stampede", "scale", "memory", "encoding", "latency")
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,13 @@ class Sizes:
     memory_renders: int = 500
     memory_step: int = 50
     encoding_runs: int = 10
+    latency_rounds: int = 3
+    latency_slots: tuple[int, ...] = (4, 8)
 
 
 QUICK = Sizes(hit_seconds=1, hit_rounds=1, misses=2, stampede_requests=20, stampede_urls=4,
               stampede_seconds=2, scale_renders=2, memory_renders=4, memory_step=2,
-              encoding_runs=1)  # fmt: skip
+              encoding_runs=1, latency_rounds=1, latency_slots=(4,))  # fmt: skip
 
 
 def table(title: str, header: list[str], rows: list[list[object]]) -> list[str]:
@@ -362,9 +364,47 @@ def encoding_tables(_bench: Bench, sizes: Sizes, _engines: list[str]) -> list[st
             f"{sizes.encoding_runs}", *encoding.tables(sizes.encoding_runs)]  # fmt: skip
 
 
+# A checkout of the commit to compare with (``--baseline-tree``): its worker runs beside
+# this one's in the latency section, for "today" measured the same day on the same machine.
+BASELINE_TREE: list[Path] = []
+
+
+def latency_tables(bench: Bench, sizes: Sizes, engines: list[str]) -> list[str]:
+    """Renders/s against the CPU limit on pages that wait on the network (bench/latency.py):
+    one page at a time per browser (2 processes, as today's default) beside renders at once
+    in one browser; each configuration in turn, ``latency_rounds`` times, the median counts."""
+    latency.serve_pages(bench)
+    tree = BASELINE_TREE[0] if BASELINE_TREE else None
+    today = "today" + (f" ({tree.name})" if tree else "") + ": 2 processes, 1 render each"
+    configurations = [(today, 2, 1, tree)] + [
+        (f"1 process, {slots} renders at once", 1, slots, None) for slots in sizes.latency_slots
+    ]
+    rows = []
+    for engine in engines:
+        runs: dict[str, list[latency.Figures]] = {name: [] for name, *_ in configurations}
+        for _ in range(sizes.latency_rounds):
+            for name, processes, slots, checkout in configurations:
+                env = bench.env("fs", OGSHOT_BROWSER=engine, OGSHOT_MISS_WAIT="60",
+                                OGSHOT_MAX_WAITING="64",
+                                OGSHOT_RENDERS_PER_BROWSER=str(slots))  # fmt: skip
+                in_flight = processes * slots
+                runs[name].append(latency.run(bench, env, processes, in_flight, checkout))
+        for name, *_ in configurations:
+            middle = sorted(runs[name], key=lambda f: f.rate)[len(runs[name]) // 2]
+            rows.append(latency.row(f"{engine}, {name}", middle))
+    return table(
+        f"Latency: {latency.PAGES} pages that wait on the network asked for at once (HTML "
+        "after 300 ms, four images of 600 ms, a fetch 700 ms after load); CPU limit: "
+        f"{os.cpu_count()} cores / CPU-s per render of the worker tree, same run; median of "
+        f"{sizes.latency_rounds} turns",
+        latency.HEADER,
+        rows,
+    )
+
+
 RUNNERS: dict[str, Callable[[Bench, Sizes, list[str]], list[str]]] = {
     "hit": hit, "miss": miss, "readiness": readiness, "stampede": stampede, "scale": scale, "memory": memory,
-    "encoding": encoding_tables,
+    "encoding": encoding_tables, "latency": latency_tables,
 }  # fmt: skip
 
 
@@ -383,7 +423,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--engines", default="firefox,chromium")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the harness")
+    parser.add_argument("--baseline-tree", type=Path, default=None,
+                        help="a checkout whose worker is latency's 'today' row")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.baseline_tree:
+        BASELINE_TREE.append(args.baseline_tree.resolve())
     sections = [s for s in args.only.split(",") if s]
     unknown = set(sections) - set(SECTIONS)
     if unknown:

@@ -148,12 +148,14 @@ def tree_pss_mb(root: int) -> float:
 
 class PeakPss:
     """Samples, while the block runs, the PSS of each child of ``root`` with its own
-    descendants (a worker's pool process with its browser); ``mb``: the largest seen."""
+    descendants (a worker's pool process with its browser), or with ``whole`` of the whole
+    tree; ``mb``: the largest seen."""
 
     EVERY = 0.25
 
-    def __init__(self, root: int) -> None:
+    def __init__(self, root: int, *, whole: bool = False) -> None:
         self.root = root
+        self.whole = whole
         self.mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -168,7 +170,7 @@ class PeakPss:
 
     def _sample(self) -> None:
         while True:
-            for child in _children(self.root):
+            for child in [self.root] if self.whole else _children(self.root):
                 self.mb = max(self.mb, tree_pss_mb(child))
             if self._stop.wait(self.EVERY):
                 return

@@ -183,11 +183,19 @@ class Bench(contextlib.ExitStack):
             yield url
 
     @contextlib.contextmanager
-    def worker(self, env: dict[str, str], web: str, concurrency: int) -> Iterator[int]:
-        """Run ``ogshot worker``; yield its pid once each pool process has rendered once."""
+    def worker(
+        self, env: dict[str, str], web: str, concurrency: int, tree: Path | None = None
+    ) -> Iterator[int]:
+        """Run ``ogshot worker`` (of the checkout ``tree``, if given: an earlier commit's
+        worker beside this one's web); yield its pid once each pool process rendered once."""
         log = self.tmp / f"worker-{uuid.uuid4().hex[:8]}.log"
         argv = [OGSHOT, "worker", "--concurrency", str(concurrency)]
-        proc = start(self._on("worker", argv), env, log)
+        if tree is not None:
+            # Its own packages first on the path: the console script would import this one's.
+            code = "import sys; from ogshot.cli import main; sys.exit(main())"
+            argv = [sys.executable, "-c", code, "worker", "--concurrency", str(concurrency)]
+            env = {**env, "PYTHONPATH": str(tree)}
+        proc = start(self._on("worker", argv), env, log, cwd=tree)
         try:
             warm = [
                 self.pages.url(f"/page/warm-{uuid.uuid4().hex}") for _ in range(concurrency * 2)

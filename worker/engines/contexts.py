@@ -48,7 +48,8 @@ from worker.engines.bidi import (
 )
 from worker.engines.consent import MENTIONS_CONSENT_SCRIPT, load_autoconsent
 
-NETWORK_EVENTS = ["network.beforeRequestSent", "network.responseCompleted", "network.fetchError"]
+NETWORK_EVENTS = ["network.beforeRequestSent", "network.responseStarted",
+                  "network.responseCompleted", "network.fetchError"]  # fmt: skip
 # Frames' requests count for the render of their page: each frame is a context of its own.
 EVENTS = [*NETWORK_EVENTS, "browsingContext.contextCreated"]
 # Seconds a command other than the navigation and the wait may take, past which the page
@@ -63,7 +64,6 @@ class Traffic:
 
     context: str = ""
     pending: dict[str, str] = field(default_factory=dict)
-    navigation: str = ""  # the page's document's, once its request started
     last: float = field(default_factory=time.monotonic)
     redirects: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
@@ -71,17 +71,24 @@ class Traffic:
     def started(self, params: dict[str, Any]) -> None:
         with self.changed:
             request = params.get("request", {})
-            navigation = str(params.get("navigation") or "")
-            top = params.get("context") == self.context
-            if navigation and top and navigation != self.navigation:
-                # A new document for the page (a script's ``location.href = ...`` while it
-                # loads): the requests of the one it replaces end unreported.
-                self.pending.clear()
-                self.navigation = navigation
             self.pending[str(request.get("request"))] = str(request.get("url", ""))
-            if params.get("navigation") and params.get("isBlocked") is not True:
+            if params.get("navigation") and params.get("context") == self.context:
                 self.redirects = max(self.redirects, int(params.get("redirectCount") or 0))
             self.last = time.monotonic()
+            self.changed.notify_all()
+
+    def answered(self, params: dict[str, Any]) -> None:
+        """A response's headers arrived: for a new document of the page (a script's
+        ``location.href = ...`` while it loads, say), the requests of the one it replaces
+        are cancelled, and not every browser reports their end."""
+        status = int(params.get("response", {}).get("status") or 0)
+        if not params.get("navigation") or params.get("context") != self.context:
+            return
+        if 300 <= status < 400:
+            return  # a redirect: the document is still to come
+        with self.changed:
+            own = str(params.get("request", {}).get("request"))
+            self.pending = {key: url for key, url in self.pending.items() if key == own}
             self.changed.notify_all()
 
     def ended(self, params: dict[str, Any]) -> None:
@@ -172,8 +179,10 @@ class ContextEngine:
         # The traffic of each render's page, by its context and those of its frames.
         self._traffic: dict[str, Traffic] = {}
         connection = browser.connection
-        for event in NETWORK_EVENTS:
-            connection.listen(event, self._on_network)
+        connection.listen("network.beforeRequestSent", self._on_request)
+        connection.listen("network.responseStarted", self._on_answer)
+        connection.listen("network.responseCompleted", self._on_end)
+        connection.listen("network.fetchError", self._on_end)
         connection.listen("browsingContext.contextCreated", self._on_context)
         try:
             connection.call("session.subscribe", {"events": EVENTS})
@@ -189,13 +198,16 @@ class ContextEngine:
         if traffic is not None:
             self._traffic[str(params.get("context"))] = traffic
 
-    def _on_network(self, params: dict[str, Any]) -> None:
-        traffic = self._traffic.get(str(params.get("context")))
-        if traffic is None:
-            return
-        if "redirectCount" in params and "response" not in params:
+    def _on_request(self, params: dict[str, Any]) -> None:
+        if (traffic := self._traffic.get(str(params.get("context")))) is not None:
             traffic.started(params)
-        else:
+
+    def _on_answer(self, params: dict[str, Any]) -> None:
+        if (traffic := self._traffic.get(str(params.get("context")))) is not None:
+            traffic.answered(params)
+
+    def _on_end(self, params: dict[str, Any]) -> None:
+        if (traffic := self._traffic.get(str(params.get("context")))) is not None:
             traffic.ended(params)
 
     def screenshot(
@@ -308,10 +320,28 @@ class _Render(PageSteps):
         except CommandTimeout as exc:
             raise RenderTimeout(f"{url} did not finish loading in time") from exc
         except CommandError as exc:
+            if "concurrent navigation" in exc.message:
+                # The page sent the browser elsewhere while it loaded (Chromium ends the
+                # command there): wait for the document it went to.
+                self._loaded(url)
+                return
             # A network or TLS failure of the page itself ("NS_ERROR_...", "net::ERR_...").
             if exc.error == "unknown error" or "ERR_" in exc.message:
                 raise RenderFailed(f"{url} could not be loaded: {_first_line(exc)}") from exc
             raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
+
+    def _loaded(self, url: str) -> None:
+        """Wait until the page's document has loaded, within the render's time."""
+        params = {"expression": "document.readyState", "target": {"context": self.context},
+                  "awaitPromise": False}  # fmt: skip
+        while self._left() > 0:
+            # Between two documents the page answers nothing, or that it has none.
+            with contextlib.suppress(CommandError, CommandTimeout):
+                answer = self._call("script.evaluate", params, max(0.1, self._left()))
+                if python(answer.get("result", {})) == "complete":
+                    return
+            time.sleep(0.05)
+        raise RenderTimeout(f"{url} did not finish loading in time")
 
     def _evaluate(
         self, body: str, arguments: list[object], seconds: float, asynchronous: bool
