@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import itertools
 import os
 import sys
 import threading
@@ -101,7 +102,9 @@ class Bench(contextlib.ExitStack):
         self._redis = self.enter_context(serving(redis_argv(port), port))
         self.redis_base = f"redis://127.0.0.1:{port}"
         self._s3: str | None = None
-        self._databases = iter(range(1, 16))
+        # Redis has 16 databases; a long run reuses them (each deployment's keys are its own
+        # pages', and its queues are empty once it stopped).
+        self._databases = itertools.cycle(range(1, 16))
         # The pid of the gunicorn master serving each base URL ``web`` yielded.
         self.web_pids: dict[str, int] = {}
         # While ``pinned``: the CPUs web and worker processes are started on.

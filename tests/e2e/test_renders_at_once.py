@@ -6,6 +6,8 @@ is delivered, each the same pixels as its reference from the engines before."""
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -42,7 +44,11 @@ def test_a_batch_of_misses_renders_at_once_as_before(
     for exhibit in chosen:
         pages.files.update(exhibit.files)
     port = free_port()
+    # The browsers' files in a directory of the test's (a short path: Chromium's socket),
+    # removed after it even where a browser stopped by the test's signal left some.
+    browsers_tmp = tempfile.mkdtemp(prefix="ogshot-e2e-")
     env = ogshot_env(
+        TMPDIR=browsers_tmp,
         OGSHOT_REDIS_URL=f"{redis_base}/12",
         OGSHOT_STORAGE_URL=str(tmp_path / "images"),
         OGSHOT_BROWSER=engine,
@@ -74,6 +80,7 @@ def test_a_batch_of_misses_renders_at_once_as_before(
                 thread.join(150)
     finally:
         stop_process(worker)
+        shutil.rmtree(browsers_tmp, ignore_errors=True)
     said = worker_log.read_text(errors="replace")
     assert "concurrency: 4 (thread)" in said, said[:3000]  # Celery's banner
     for exhibit in chosen:
