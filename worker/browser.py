@@ -25,14 +25,52 @@ PROBE_URL = "about:blank"
 PROBE_SIZE = (1200, 630, 1)
 
 
-class WarmBrowser:
-    """Keeps one engine running and hands it job after job.
+class BrowserHealth:
+    """Whether a worker's browser works, for the heartbeat and ``ogshot health worker``.
 
-    It also knows whether the browser works: ``state`` is "starting" until the first start,
-    "ok" after a start, render or probe that worked, and "failing: why" after one that did
-    not. ``start_failures`` counts failed starts in a row; at ``give_up_after`` of them
-    ``on_give_up`` is called once (the worker then stops, to be replaced by whatever runs it).
+    ``state`` is "starting" until the first start, "ok" after a start, render or probe that
+    worked, and "failing: why" after one that did not. ``start_failures`` counts failed
+    starts in a row; at ``give_up_after`` of them ``on_give_up`` is called once (the worker
+    then stops, to be replaced by whatever runs it).
     """
+
+    def __init__(
+        self,
+        name: str,
+        max_renders: int,
+        give_up_after: int = 0,
+        on_give_up: Callable[[str], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._max_renders = max_renders
+        self._give_up_after = give_up_after
+        self._on_give_up = on_give_up
+        self.restarts = 0
+        self.start_failures = 0
+        self.state = "starting"
+        self.confirmed_at = 0.0  # monotonic time the browser last showed that it works
+
+    def _failed_start(self, why: str) -> None:
+        self.start_failures += 1
+        self.state = f"failing: {why}"
+        log.error("%s browser did not start (%d in a row): %s", self.name,
+                  self.start_failures, why)  # fmt: skip
+        if self._on_give_up and self.start_failures == self._give_up_after:
+            self._on_give_up(f"{self.name} did not start {self.start_failures} times: {why}")
+
+    def _confirm(self) -> None:
+        self.state = "ok"
+        self.confirmed_at = time.monotonic()
+
+    def _restarted(self, reason: str) -> None:
+        log.info("restarting %s browser: %s", self.name, reason)
+        BROWSER_RESTARTS.labels(self.name, reason).inc()
+        self.restarts += 1
+
+
+class WarmBrowser(BrowserHealth):
+    """Keeps one engine running and hands it job after job (BrowserHealth says whether it
+    works)."""
 
     def __init__(
         self,
@@ -42,17 +80,10 @@ class WarmBrowser:
         give_up_after: int = 0,
         on_give_up: Callable[[str], None] | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(name, max_renders, give_up_after, on_give_up)
         self._factory = factory
-        self._max_renders = max_renders
-        self._give_up_after = give_up_after
-        self._on_give_up = on_give_up
         self._engine: Engine | None = None
         self._renders = 0
-        self.restarts = 0
-        self.start_failures = 0
-        self.state = "starting"
-        self.confirmed_at = 0.0  # monotonic time the browser last showed that it works
         # A warm-up thread and the task may both reach for the engine at start.
         self._lock = threading.Lock()
 
@@ -67,18 +98,6 @@ class WarmBrowser:
             self._renders = 0
             self._confirm()
         return self._engine
-
-    def _failed_start(self, why: str) -> None:
-        self.start_failures += 1
-        self.state = f"failing: {why}"
-        log.error("%s browser did not start (%d in a row): %s", self.name,
-                  self.start_failures, why)  # fmt: skip
-        if self._on_give_up and self.start_failures == self._give_up_after:
-            self._on_give_up(f"{self.name} did not start {self.start_failures} times: {why}")
-
-    def _confirm(self) -> None:
-        self.state = "ok"
-        self.confirmed_at = time.monotonic()
 
     def warm(self) -> None:
         """Start the browser now so the first job does not pay for it."""
@@ -146,11 +165,9 @@ class WarmBrowser:
 
     def _discard(self, reason: str) -> None:
         if self._engine is not None:
-            log.info("restarting %s browser: %s", self.name, reason)
-            BROWSER_RESTARTS.labels(self.name, reason).inc()
+            self._restarted(reason)
             self._engine.close()
             self._engine = None
-            self.restarts += 1
 
     def close(self) -> None:
         """Stop the browser."""

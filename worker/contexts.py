@@ -12,23 +12,18 @@ browser goes on.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 
-from shared.metrics import BROWSER_RESTARTS
-from worker.browser import PROBE_SIZE, PROBE_URL
+from worker.browser import PROBE_SIZE, PROBE_URL, BrowserHealth
 from worker.engines import PLAIN, BrowserError, PageOptions, RenderFailed, Shot
 from worker.engines.contexts import ContextEngine
 
-log = logging.getLogger(__name__)
 
-
-class SharedBrowser:
-    """WarmBrowser's counterpart for renders at once: the same ``state``,
-    ``confirmed_at``, ``restarts`` and ``start_failures`` (the heartbeat and ``ogshot health
-    worker`` read them), and ``screenshot`` safe to call from many threads."""
+class SharedBrowser(BrowserHealth):
+    """WarmBrowser's counterpart for renders at once: the same health (BrowserHealth), and
+    ``screenshot`` safe to call from many threads."""
 
     def __init__(
         self,
@@ -38,24 +33,13 @@ class SharedBrowser:
         give_up_after: int = 0,
         on_give_up: Callable[[str], None] | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(name, max_renders, give_up_after, on_give_up)
         self._factory = factory
-        self._max_renders = max_renders
-        self._give_up_after = give_up_after
-        self._on_give_up = on_give_up
         self._engine: ContextEngine | None = None
         self._handed_out = 0  # renders started on the current engine
         self._in_flight = 0
         self._draining = False
         self._changed = threading.Condition()
-        self.restarts = 0
-        self.start_failures = 0
-        self.state = "starting"
-        self.confirmed_at = 0.0
-
-    def _confirm(self) -> None:
-        self.state = "ok"
-        self.confirmed_at = time.monotonic()
 
     def _started(self) -> ContextEngine:
         """The running engine, started if none is (under the condition's lock)."""
@@ -63,14 +47,7 @@ class SharedBrowser:
             try:
                 self._engine = self._factory()
             except BrowserError as exc:
-                self.start_failures += 1
-                self.state = f"failing: {exc}"
-                log.error("%s browser did not start (%d in a row): %s", self.name,
-                          self.start_failures, exc)  # fmt: skip
-                if self._on_give_up and self.start_failures == self._give_up_after:
-                    self._on_give_up(
-                        f"{self.name} did not start {self.start_failures} times: {exc}"
-                    )
+                self._failed_start(str(exc))
                 raise
             self.start_failures = 0
             self._handed_out = 0
@@ -99,11 +76,9 @@ class SharedBrowser:
 
     def _discard(self, reason: str) -> None:
         if self._engine is not None:
-            log.info("restarting %s browser: %s", self.name, reason)
-            BROWSER_RESTARTS.labels(self.name, reason).inc()
+            self._restarted(reason)
             self._engine.close()
             self._engine = None
-            self.restarts += 1
         self._draining = False
 
     def warm(self) -> None:
