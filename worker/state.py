@@ -82,15 +82,15 @@ def _browser(
 ) -> WarmBrowser | SharedBrowser:
     """One page at a time in a warm browser, or (OGSHOT_RENDERS_PER_BROWSER above 1) many
     at once, each in a context of its own."""
-    engine_options = EngineOptions(
-        render_timeout=config.render_timeout,
-        ready_timeout=config.ready_timeout,
-        hide_consent=config.hide_consent,
-    )
-    binary = str(config.browser_binary) if config.browser_binary else None
     if config.renders_per_browser > 1:
         from worker.engines.launch import start  # selenium: only in a worker that renders
 
+        engine_options = EngineOptions(
+            render_timeout=config.render_timeout,
+            ready_timeout=config.ready_timeout,
+            hide_consent=config.hide_consent,
+        )
+        binary = str(config.browser_binary) if config.browser_binary else None
         return SharedBrowser(
             config.browser,
             functools.partial(start, config.browser, engine_options, proxy_port, binary),
