@@ -9,6 +9,7 @@ import io
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from tests.helpers import (
     stop_process,
 )
 from tests.worker.gallery import NOISY_SHARE, differing, exhibits, reference
+from worker.reaper import browser_processes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
 # Viewport pages without render options that the quality gate keeps (the placeholder is
@@ -80,6 +82,11 @@ def test_a_batch_of_misses_renders_at_once_as_before(
                 thread.join(150)
     finally:
         stop_process(worker)
+        # The browsers end a moment after the worker (Firefox writes its prefs as it goes).
+        for _ in range(100):
+            if not browser_processes(owner=worker.pid):
+                break
+            time.sleep(0.2)
         shutil.rmtree(browsers_tmp, ignore_errors=True)
     said = worker_log.read_text(errors="replace")
     assert "concurrency: 4 (thread)" in said, said[:3000]  # Celery's banner
