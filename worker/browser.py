@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from shared.metrics import BROWSER_RESTARTS
 from worker.engines import (
@@ -20,13 +21,22 @@ from worker.engines import (
 
 log = logging.getLogger(__name__)
 
+
+class _Closes(Protocol):
+    def close(self) -> None: ...
+
+
+E = TypeVar("E", bound=_Closes)
+
 # The page a probe renders: no network, so only the browser itself can make it fail.
 PROBE_URL = "about:blank"
 PROBE_SIZE = (1200, 630, 1)
 
 
-class BrowserHealth:
-    """Whether a worker's browser works, for the heartbeat and ``ogshot health worker``.
+class BrowserHolder(Generic[E]):
+    """One engine started on first use and replaced when asked, and whether it works, for
+    the heartbeat and ``ogshot health worker``. Each subclass calls its methods under a
+    lock of its own.
 
     ``state`` is "starting" until the first start, "ok" after a start, render or probe that
     worked, and "failing: why" after one that did not. ``start_failures`` counts failed
@@ -37,11 +47,15 @@ class BrowserHealth:
     def __init__(
         self,
         name: str,
+        factory: Callable[[], E],
         max_renders: int,
         give_up_after: int = 0,
         on_give_up: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
+        self._factory = factory
+        self._engine: E | None = None
+        self._renders = 0  # renders started on the current engine
         self._max_renders = max_renders
         self._give_up_after = give_up_after
         self._on_give_up = on_give_up
@@ -49,6 +63,19 @@ class BrowserHealth:
         self.start_failures = 0
         self.state = "starting"
         self.confirmed_at = 0.0  # monotonic time the browser last showed that it works
+
+    def _running(self) -> E:
+        """The engine, started if none is."""
+        if self._engine is None:
+            try:
+                self._engine = self._factory()
+            except BrowserError as exc:
+                self._failed_start(str(exc))
+                raise
+            self.start_failures = 0
+            self._renders = 0
+            self._confirm()
+        return self._engine
 
     def _failed_start(self, why: str) -> None:
         self.start_failures += 1
@@ -62,15 +89,22 @@ class BrowserHealth:
         self.state = "ok"
         self.confirmed_at = time.monotonic()
 
-    def _restarted(self, reason: str) -> None:
-        log.info("restarting %s browser: %s", self.name, reason)
-        BROWSER_RESTARTS.labels(self.name, reason).inc()
-        self.restarts += 1
+    def _discard(self, reason: str) -> None:
+        """Stop the engine, counted as a restart: the next render starts a new one."""
+        if self._engine is not None:
+            log.info("restarting %s browser: %s", self.name, reason)
+            BROWSER_RESTARTS.labels(self.name, reason).inc()
+            self.restarts += 1
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
 
-class WarmBrowser(BrowserHealth):
-    """Keeps one engine running and hands it job after job (BrowserHealth says whether it
-    works)."""
+class WarmBrowser(BrowserHolder[Engine]):
+    """Keeps one engine running and hands it job after job."""
 
     def __init__(
         self,
@@ -80,29 +114,14 @@ class WarmBrowser(BrowserHealth):
         give_up_after: int = 0,
         on_give_up: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(name, max_renders, give_up_after, on_give_up)
-        self._factory = factory
-        self._engine: Engine | None = None
-        self._renders = 0
+        super().__init__(name, factory, max_renders, give_up_after, on_give_up)
         # A warm-up thread and the task may both reach for the engine at start.
         self._lock = threading.Lock()
-
-    def _get(self) -> Engine:
-        if self._engine is None:
-            try:
-                self._engine = self._factory()
-            except BrowserError as exc:
-                self._failed_start(str(exc))
-                raise
-            self.start_failures = 0
-            self._renders = 0
-            self._confirm()
-        return self._engine
 
     def warm(self) -> None:
         """Start the browser now so the first job does not pay for it."""
         with self._lock:
-            self._get()
+            self._running()
 
     def probe(self, max_age: float) -> str:
         """Render a blank page unless the browser showed it works in the last ``max_age`` s.
@@ -115,7 +134,7 @@ class WarmBrowser(BrowserHealth):
         if not self._lock.acquire(blocking=False):
             return self.state
         try:
-            engine = self._get()
+            engine = self._running()
             engine.screenshot(PROBE_URL, *PROBE_SIZE)
             self._confirm()
         except (BrowserError, RenderFailed) as exc:
@@ -140,7 +159,7 @@ class WarmBrowser(BrowserHealth):
         ``proxy_port`` is SharedBrowser's: this browser's one render at a time goes through
         the guard it was started behind."""
         with self._lock:
-            engine = self._get()
+            engine = self._running()
             try:
                 shot = engine.screenshot(url, width, height, scale, page)
             except RenderTimeout:
@@ -163,15 +182,7 @@ class WarmBrowser(BrowserHealth):
                 self._discard("max_renders")
             return shot
 
-    def _discard(self, reason: str) -> None:
-        if self._engine is not None:
-            self._restarted(reason)
-            self._engine.close()
-            self._engine = None
-
     def close(self) -> None:
         """Stop the browser."""
         with self._lock:
-            if self._engine is not None:
-                self._engine.close()
-                self._engine = None
+            self._stop()

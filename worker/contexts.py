@@ -16,14 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from worker.browser import PROBE_SIZE, PROBE_URL, BrowserHealth
+from worker.browser import PROBE_SIZE, PROBE_URL, BrowserHolder
 from worker.engines import PLAIN, BrowserError, PageOptions, RenderFailed, Shot
 from worker.engines.contexts import ContextEngine
 
 
-class SharedBrowser(BrowserHealth):
-    """WarmBrowser's counterpart for renders at once: the same health (BrowserHealth), and
-    ``screenshot`` safe to call from many threads."""
+class SharedBrowser(BrowserHolder[ContextEngine]):
+    """WarmBrowser's counterpart for renders at once: ``screenshot`` safe to call from many
+    threads."""
 
     def __init__(
         self,
@@ -33,34 +33,18 @@ class SharedBrowser(BrowserHealth):
         give_up_after: int = 0,
         on_give_up: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(name, max_renders, give_up_after, on_give_up)
-        self._factory = factory
-        self._engine: ContextEngine | None = None
-        self._handed_out = 0  # renders started on the current engine
+        super().__init__(name, factory, max_renders, give_up_after, on_give_up)
         self._in_flight = 0
         self._draining = False
         self._changed = threading.Condition()
 
-    def _started(self) -> ContextEngine:
-        """The running engine, started if none is (under the condition's lock)."""
-        if self._engine is None:
-            try:
-                self._engine = self._factory()
-            except BrowserError as exc:
-                self._failed_start(str(exc))
-                raise
-            self.start_failures = 0
-            self._handed_out = 0
-            self._confirm()
-        return self._engine
-
     def _enter(self) -> ContextEngine:
         with self._changed:
             self._changed.wait_for(lambda: not self._draining)
-            engine = self._started()
+            engine = self._running()
             self._in_flight += 1
-            self._handed_out += 1
-            if self._handed_out >= self._max_renders:
+            self._renders += 1
+            if self._renders >= self._max_renders:
                 self._draining = True  # this is the old browser's last render
             return engine
 
@@ -75,16 +59,13 @@ class SharedBrowser(BrowserHealth):
             self._changed.notify_all()
 
     def _discard(self, reason: str) -> None:
-        if self._engine is not None:
-            self._restarted(reason)
-            self._engine.close()
-            self._engine = None
+        super()._discard(reason)
         self._draining = False
 
     def warm(self) -> None:
         """Start the browser now so the first job does not pay for it."""
         with self._changed:
-            self._started()
+            self._running()
 
     def probe(self, max_age: float) -> str:
         """Render a blank page unless the browser showed it works in the last ``max_age`` s
@@ -133,6 +114,4 @@ class SharedBrowser(BrowserHealth):
     def close(self) -> None:
         """Stop the browser (renders in flight on it fail)."""
         with self._changed:
-            if self._engine is not None:
-                self._engine.close()
-                self._engine = None
+            self._stop()
