@@ -188,18 +188,21 @@ Services.clearData.deleteData(flags.CLEAR_COOKIES_AND_SITE_DATA | flags.CLEAR_AL
 # The viewport as Marionette's own screenshot draws it (drawSnapshot of the page at its
 # scroll position), encoded as a PNG without the alpha channel Marionette's has: the page is
 # opaque, and its PNG 10-20% smaller for it (docs/benchmarks.md).
-_CAPTURE_SCRIPT = """
-const [left, top, width, height, scale] = arguments;
+# In the chrome scope: a PNG data URL of the box (CSS pixels of the document) of a page's
+# window global; the BiDi engine (launch.py) finds the page its own way.
+SNAPSHOT_FUNCTION = """(page, left, top, width, height, scale) =>
+  page.drawSnapshot(new DOMRect(left, top, width, height), scale, 'rgb(255,255,255)')
+    .then(bitmap => {
+      const canvas = document.createElementNS('http://www.w3.org/1999/xhtml', 'canvas');
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      canvas.getContext('2d').drawImage(bitmap, 0, 0);
+      bitmap.close();
+      return canvas.toDataURL('image/png', '-moz-parse-options:transparency=none');
+    })"""
+_CAPTURE_SCRIPT = f"""
 const page = gBrowser.selectedBrowser.browsingContext.currentWindowGlobal;
-const rect = new DOMRect(left, top, width, height);
-return page.drawSnapshot(rect, scale, 'rgb(255,255,255)').then(bitmap => {
-  const canvas = document.createElementNS('http://www.w3.org/1999/xhtml', 'canvas');
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
-  canvas.getContext('2d').drawImage(bitmap, 0, 0);
-  bitmap.close();
-  return canvas.toDataURL('image/png', '-moz-parse-options:transparency=none');
-});
+return ({SNAPSHOT_FUNCTION})(page, ...arguments);
 """
 # The extension that carries ACTIVITY_SCRIPT into pages (FirefoxEngine._install_activity_hook).
 _ACTIVITY_EXTENSION = {

@@ -33,7 +33,7 @@ from worker.engines.chromium import (
     chrome_options,
 )
 from worker.engines.contexts import COMMAND_SECONDS, Browser, ContextEngine
-from worker.engines.firefox import FIREFOX_BINARY, PREFS, proxy_prefs
+from worker.engines.firefox import FIREFOX_BINARY, PREFS, SNAPSHOT_FUNCTION, proxy_prefs
 
 # Firefox's own prefs for BiDi renders: the protocol alone, and what renders in contexts of
 # their own need of the browser-wide settings of the Marionette engine.
@@ -46,22 +46,14 @@ FIREFOX_PREFS = {
     # A user context's proxy (the egress guard of its render) takes loopback addresses too.
     "network.proxy.allow_hijacking_localhost": True,
 }
-# The viewport (box null) or a box of the document, drawn by the page's own drawSnapshot in
-# the parent process and encoded as a PNG without alpha (the page is opaque).
-_CAPTURE_FUNCTION = """(id, left, top, width, height, scale) => {
-  const {NavigableManager} = ChromeUtils.importESModule(
+# A box of the document (the viewport where it is, or an element's), drawn by the page's own
+# drawSnapshot in the parent process as the Marionette engine draws it (SNAPSHOT_FUNCTION).
+_CAPTURE_FUNCTION = f"""(id, ...box) => {{
+  const {{NavigableManager}} = ChromeUtils.importESModule(
     'chrome://remote/content/shared/NavigableManager.sys.mjs');
   const page = NavigableManager.getBrowsingContextById(id).currentWindowGlobal;
-  const rect = new DOMRect(left, top, width, height);
-  return page.drawSnapshot(rect, scale, 'rgb(255,255,255)').then(bitmap => {
-    const canvas = document.createElementNS('http://www.w3.org/1999/xhtml', 'canvas');
-    canvas.width = bitmap.width;
-    canvas.height = bitmap.height;
-    canvas.getContext('2d').drawImage(bitmap, 0, 0);
-    bitmap.close();
-    return canvas.toDataURL('image/png', '-moz-parse-options:transparency=none');
-  });
-}"""
+  return ({SNAPSHOT_FUNCTION})(page, ...box);
+}}"""
 _SCHEME_PREF = "layout.css.prefers-color-scheme.content-override"
 _LISTENING = re.compile(r"WebDriver BiDi listening on (ws://[\w.:\[\]-]+)")
 START_SECONDS = 60
