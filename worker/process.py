@@ -29,9 +29,20 @@ log = logging.getLogger(__name__)
 _MAIN_PID = os.getpid()
 
 
-@functools.cache
+_building = threading.Lock()
+
+
 def state() -> WorkerState:
-    """Build this process's clients and browser once (after the pool forked it)."""
+    """Build this process's clients and browser once (after the pool forked it). Locked:
+    with the threads pool, the warm-up and the first jobs ask for it at once, and each
+    would build a state and start a browser of its own (functools.cache does not wait for
+    a call in progress)."""
+    with _building:
+        return _state()
+
+
+@functools.cache
+def _state() -> WorkerState:
     return build_state(config, on_give_up=_stop_worker)
 
 
@@ -75,7 +86,7 @@ def _warm_up(**_: Any) -> None:
 
 @worker_process_shutdown.connect
 def _stop_browser(**_: Any) -> None:
-    if state.cache_info().currsize:
+    if _state.cache_info().currsize:
         state().browser.close()
 
 

@@ -76,10 +76,12 @@ def test_a_batch_of_misses_renders_at_once_as_before(
 
             threads = [threading.Thread(target=fetch, args=(exhibit.name, exhibit.path))
                        for exhibit in chosen]  # fmt: skip
+            browsers = Browsers(worker.pid)
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join(150)
+            browsers.stop()
     finally:
         stop_process(worker)
         # The browsers end a moment after the worker (Firefox writes its prefs as it goes).
@@ -100,3 +102,42 @@ def test_a_batch_of_misses_renders_at_once_as_before(
         off = differing(image, expected)
         assert off <= NOISY_SHARE * image.width * image.height, f"{exhibit.name}: {off} differ"
     assert "restarting" in said, said[-3000:]  # max_renders drained at least once
+    # One browser for all the threads (once, each first job built a browser of its own).
+    assert browsers.most == 1, browsers.seen
+
+
+class Browsers:
+    """Watches how many browsers (or their drivers) a worker process runs at once."""
+
+    def __init__(self, worker: int) -> None:
+        self._worker = worker
+        self.most = 0
+        self.seen: list[list[str]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.05):
+            running = _launched_by(self._worker)
+            if len(running) > self.most:
+                self.most, self.seen = len(running), running
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _launched_by(parent: int) -> list[str]:
+    """The command names of ``parent``'s children that are browsers or drivers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        except (OSError, ValueError):
+            continue
+        if ppid == parent and name in ("chromedriver", "firefox-esr"):
+            found.append(name)
+    return found
