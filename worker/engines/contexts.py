@@ -1,7 +1,10 @@
 """Many renders at once in one browser: each in a WebDriver BiDi user context of its own
 (own cookies, storage, cache and service workers), made for it and removed after it, in a
-window whose viewport is set exactly. Written once for both engines: a Browser (the
-launchers in worker/engines/launch.py) says only what differs between them.
+tab whose viewport is set exactly. The tab opens in a window kept for the render slot: a
+new window per render cost Firefox about twice the CPU of the render itself (its chrome
+document; docs/benchmarks.md), a tab in a kept one a fraction of that. Written once for
+both engines: a Browser (the launchers in worker/engines/launch.py) says only what differs
+between them.
 
 Thread-safe: each call of ``screenshot`` is one render, and several threads may call it at
 once. A render's limits are its own: its time runs from its own start, and a page that
@@ -178,6 +181,9 @@ class ContextEngine:
         self._consent = load_autoconsent() if browser.options.hide_consent else ""
         # The traffic of each render's page, by its context and those of its frames.
         self._traffic: dict[str, Traffic] = {}
+        # Windows (each one blank tab of the default user context) no render holds now.
+        self._windows: list[str] = []
+        self._guard = threading.Lock()
         connection = browser.connection
         connection.listen("network.beforeRequestSent", self._on_request)
         connection.listen("network.responseStarted", self._on_answer)
@@ -224,12 +230,31 @@ class ContextEngine:
         viewport (or of the element ``page.selector`` names). ``proxy_port``: the egress
         guard of this render alone (its own counts), instead of the browser's."""
         render = _Render(self._browser, self._consent)
+        window = self._window()
         try:
-            render.open(width, height, scale, self._traffic, proxy_port)
+            render.open(window, self._traffic, proxy_port)
+            render.size(width, height, scale)
             with self._browser.scheme(render.context, page.dark):
                 return render.run(url, width, height, scale, page)
         finally:
-            render.dispose(self._traffic)
+            if render.dispose(self._traffic):
+                with self._guard:
+                    self._windows.append(window)
+            # Else the browser did not answer: the window is not used again.
+
+    def _window(self) -> str:
+        """A window for one render's tab: a free one, or a new one (one per render slot in
+        the end: as many as renders ran at once)."""
+        with self._guard:
+            if self._windows:
+                return self._windows.pop()
+        try:
+            made = self._browser.connection.call(
+                "browsingContext.create", {"type": "window"}, COMMAND_SECONDS
+            )
+        except (CommandError, CommandTimeout) as exc:
+            raise BrowserError(f"{self.name} failed to open a window: {exc}") from exc
+        return str(made["context"])
 
     def close(self) -> None:
         """Stop the browser; never raises."""
@@ -263,38 +288,41 @@ class _Render(PageSteps):
         except CommandError as exc:
             raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
 
-    def open(
-        self,
-        width: int,
-        height: int,
-        scale: int,
-        traffic: dict[str, Traffic],
-        proxy_port: int | None,
-    ) -> None:
+    def open(self, window: str, traffic: dict[str, Traffic], proxy_port: int | None) -> None:
+        """Make this render's user context (behind the guard on ``proxy_port``) and its tab
+        in ``window``."""
         made = self._command("browser.createUserContext", self._browser.user_context(proxy_port))
         self.user_context = str(made["userContext"])
-        window = self._command(
-            "browsingContext.create", {"type": "window", "userContext": self.user_context}
+        # Opened in front in ``window``: the page is visible, never throttled as hidden.
+        tab = self._command(
+            "browsingContext.create",
+            {"type": "tab", "referenceContext": window, "userContext": self.user_context},
         )
-        self.context = self.traffic.context = str(window["context"])
+        self.context = self.traffic.context = str(tab["context"])
         traffic[self.context] = self.traffic
+
+    def size(self, width: int, height: int, scale: int) -> None:
         viewport = {"width": width, "height": height}
         self._command(
             "browsingContext.setViewport",
             {"context": self.context, "viewport": viewport, "devicePixelRatio": scale},
         )
 
-    def dispose(self, traffic: dict[str, Traffic]) -> None:
-        """Close the window and remove the context, with all it kept; never raises."""
+    def dispose(self, traffic: dict[str, Traffic]) -> bool:
+        """Close the tab and remove the context, with all it kept; never raises. False when
+        the browser did not do both: its window is not used again."""
         for context in [context for context, of in list(traffic.items()) if of is self.traffic]:
             traffic.pop(context, None)
-        with contextlib.suppress(BrowserError, CommandError, CommandTimeout):
+        try:
             if self.context:
                 self._call("browsingContext.close", {"context": self.context}, COMMAND_SECONDS)
             if self.user_context:
                 self._call(
                     "browser.removeUserContext", {"userContext": self.user_context}, COMMAND_SECONDS
                 )
+        except (BrowserError, CommandError, CommandTimeout):
+            return False
+        return True
 
     def run(self, url: str, width: int, height: int, scale: int, page: PageOptions) -> Shot:
         self._started = time.monotonic()
