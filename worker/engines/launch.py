@@ -16,7 +16,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -240,21 +240,43 @@ class ChromiumBrowser(Browser):
             raise BrowserError(f"chromium did not start: {exc}") from exc
         super().__init__(connection, options, proxy_port)
 
+    def _cdp(self, context: str, method: str, params: dict[str, object]) -> dict[str, Any]:
+        """A DevTools command for the page in ``context``, through the session BiDi gives
+        it (CommandError, CommandTimeout as the BiDi commands)."""
+        session = self.connection.call("goog:cdp.getSession", {"context": context})
+        answer = self.connection.call(
+            "goog:cdp.sendCommand",
+            {"method": method, "params": params, "session": session["session"]},
+            COMMAND_SECONDS,
+        )
+        return dict(answer.get("result") or {})
+
     @contextlib.contextmanager
     def scheme(self, context: str, dark: bool) -> Iterator[None]:
         if dark:
             # Chromium emulates it per tab, through the DevTools session BiDi gives it.
+            features = [{"name": "prefers-color-scheme", "value": "dark"}]
             try:
-                session = self.connection.call("goog:cdp.getSession", {"context": context})
-                features = [{"name": "prefers-color-scheme", "value": "dark"}]
-                self.connection.call(
-                    "goog:cdp.sendCommand",
-                    {"method": "Emulation.setEmulatedMedia", "params": {"features": features},
-                     "session": session["session"]},
-                )  # fmt: skip
+                self._cdp(context, "Emulation.setEmulatedMedia", {"features": features})
             except (CommandError, CommandTimeout) as exc:
                 raise BrowserError(f"chromium failed to set the colour scheme: {exc}") from exc
         yield
+
+    def capture(self, context: str, box: Sequence[float], scale: int, element: bool) -> bytes:
+        # DevTools' own capture, as the engine before took it: BiDi's, through chromedriver's
+        # mapper, cost 0.17 CPU-s more a render and 35 ms longer (docs/benchmarks.md).
+        params: dict[str, object] = {"format": "png"}
+        if element:
+            left, top, width, height = box
+            clip = {"x": left, "y": top, "width": width, "height": height, "scale": 1}
+            params = {**params, "clip": clip, "captureBeyondViewport": True}
+        try:
+            shot = self._cdp(context, "Page.captureScreenshot", params)
+        except CommandTimeout as exc:
+            raise RenderTimeout("the page did not answer in time (its capture)") from exc
+        except CommandError as exc:
+            raise BrowserError(f"chromium failed to capture: {exc}") from exc
+        return base64.b64decode(str(shot["data"]))
 
     def close(self) -> None:
         connection = getattr(self, "connection", None)
