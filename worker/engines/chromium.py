@@ -74,7 +74,11 @@ ARGS = (
     "OptimizationHintsFetching,OptimizationGuideModelDownloading,OptimizationTargetPrediction,"
     "AutofillServerCommunication,Translate,MediaRouter,DialMediaRouteProvider,"
     "SearchEnginePreconnector,SearchEnginePreconnect2,CertificateTransparencyComponentUpdater,"
-    "InterestFeedContentSuggestions,PrivacySandboxSettings4,PreconnectToSearch",
+    "InterestFeedContentSuggestions,PrivacySandboxSettings4,PreconnectToSearch,"
+    # Nor a web page of its own for the address bar's popup in each window, headless too:
+    # a renderer per window, about 1.3 CPU-s per render where each has a window of its
+    # own (renders at once, a user context each).
+    "WebUIOmniboxPopup,WebUIOmniboxAimPopup",
     "--disable-client-side-phishing-detection",
     "--disable-domain-reliability",
     "--disable-component-extensions-with-background-pages",
