@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +29,47 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 _BIN = str(Path(sys.executable).parent)
 if _BIN not in os.environ["PATH"].split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ["PATH"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _processes_tmpdir() -> Iterator[None]:
+    """Every process the tests start keeps its temporary files (a browser's profile, its
+    sockets) in one directory of the session's, removed at the end: a worker the tests stop
+    with SIGKILL or SIGTERM leaves its browsers' files behind. Short, for Chromium's socket
+    path. The tests' own process keeps the temporary directory it had."""
+    tempfile.gettempdir()  # cached before TMPDIR changes: this process's stays as it was
+    own = tempfile.mkdtemp(prefix="ogshot-tests-")
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = own
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TMPDIR")
+        else:
+            os.environ["TMPDIR"] = before
+        _end_processes_of(own)
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def _end_processes_of(tmpdir: str, seconds: float = 10) -> None:
+    """Wait for the processes started with TMPDIR ``tmpdir`` to end; kill what is left."""
+    mark = f"TMPDIR={tmpdir}".encode()
+    deadline = time.monotonic() + seconds
+    while True:
+        left = []
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and mark in (entry / "environ").read_bytes().split(b"\0"):
+                    left.append(int(entry.name))
+        if not left:
+            return
+        if time.monotonic() >= deadline:
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            return
+        time.sleep(0.2)
 
 
 # Fixtures that start a server or a subprocess: a test that uses one is a server test.
