@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +171,10 @@ class ContextEngine:
         self._traffic: dict[str, Traffic] = {}
         # Windows (each one blank tab of the default user context) no render holds now.
         self._windows: list[str] = []
+        # A render opened ahead behind each egress guard (the proxy is its context's).
+        self._spares: dict[int | None, _Render] = {}
+        self._preparing: set[int | None] = set()
+        self._closed = False
         self._guard = threading.Lock()
         connection = browser.connection
         connection.listen("network.beforeRequestSent", self._on_request)
@@ -217,18 +221,61 @@ class ContextEngine:
         """Load ``url`` in a context of its own at the given viewport; return a PNG of the
         viewport (or of the element ``page.selector`` names). ``proxy_port``: the egress
         guard of this render alone (its own counts), instead of the browser's."""
-        render = _Render(self._browser, self._consent)
-        window = self._window()
+        render = self._opened(proxy_port)
+        # The next render's context and tab are opened while this one waits on its page,
+        # and this one's are removed after its image is back: neither waits for the other.
+        self._in_background(self._prepare, proxy_port)
         try:
-            render.open(window, self._traffic, proxy_port)
             render.size(width, height, scale)
             with self._browser.scheme(render.context, page.dark):
                 return render.run(url, width, height, scale, page)
         finally:
-            if render.dispose(self._traffic):
-                with self._guard:
-                    self._windows.append(window)
-            # Else the browser did not answer: the window is not used again.
+            self._in_background(self._recycle, render)
+
+    @staticmethod
+    def _in_background(work: Callable[..., None], *arguments: object) -> None:
+        threading.Thread(target=work, args=arguments, daemon=True, name="ogshot-context").start()
+
+    def _opened(self, proxy_port: int | None) -> _Render:
+        """The spare render behind ``proxy_port``, or one opened now."""
+        with self._guard:
+            spare = self._spares.pop(proxy_port, None)
+        if spare is not None:
+            return spare
+        render = _Render(self._browser, self._consent)
+        try:
+            render.open(self._window(), self._traffic, proxy_port)
+        except BaseException:
+            self._recycle(render)
+            raise
+        return render
+
+    def _prepare(self, proxy_port: int | None) -> None:
+        """Open a spare render behind ``proxy_port`` unless one is there or on its way.
+        Never raises: a browser that fails here fails the next render."""
+        with self._guard:
+            if self._closed or proxy_port in self._spares or proxy_port in self._preparing:
+                return
+            self._preparing.add(proxy_port)
+        spare = _Render(self._browser, self._consent)
+        try:
+            spare.open(self._window(), self._traffic, proxy_port)
+        except (BrowserError, RenderFailed):
+            self._recycle(spare)
+            return
+        finally:
+            with self._guard:
+                self._preparing.discard(proxy_port)
+        with self._guard:
+            if not self._closed:
+                self._spares[proxy_port] = spare
+
+    def _recycle(self, render: _Render) -> None:
+        """Remove a render's context and tab; its window is free again. Never raises."""
+        if render.dispose(self._traffic) and render.window:
+            with self._guard:
+                self._windows.append(render.window)
+        # Else the browser did not answer: the window is not used again.
 
     def _window(self) -> str:
         """A window for one render's tab: a free one, or a new one (one per render slot in
@@ -246,6 +293,8 @@ class ContextEngine:
 
     def close(self) -> None:
         """Stop the browser; never raises."""
+        with self._guard:
+            self._closed = True
         self._browser.close()
 
 
@@ -258,6 +307,7 @@ class _Render(PageSteps):
         self._options = browser.options
         self._consent = consent
         self._started = time.monotonic()
+        self.window = ""
         self.user_context = ""
         self.context = ""
         self.traffic = Traffic()
@@ -279,6 +329,7 @@ class _Render(PageSteps):
     def open(self, window: str, traffic: dict[str, Traffic], proxy_port: int | None) -> None:
         """Make this render's user context (behind the guard on ``proxy_port``) and its tab
         in ``window``."""
+        self.window = window
         made = self._command("browser.createUserContext", self._browser.user_context(proxy_port))
         self.user_context = str(made["userContext"])
         # Opened in front in ``window``: the page is visible, never throttled as hidden.
