@@ -1,10 +1,10 @@
 """Many renders at once in one browser: each in a WebDriver BiDi user context of its own
 (own cookies, storage, cache and service workers), made for it and removed after it, in a
 tab whose viewport is set exactly. The tab opens in a window kept for the render slot: a
-new window per render cost Firefox about twice the CPU of the render itself (its chrome
-document; docs/benchmarks.md), a tab in a kept one a fraction of that. Written once for
-both engines: a Browser (the launchers in worker/engines/launch.py) says only what differs
-between them.
+window per render cost Firefox 0.3-0.5 CPU-s more a render (its chrome document;
+docs/benchmarks.md). Chromium opens it in a window of its own all the same (its windows
+hold one profile's tabs). Written once for both engines: a Browser (the launchers in
+worker/engines/launch.py) says only what differs between them.
 
 Thread-safe: each call of ``screenshot`` is one render, and several threads may call it at
 once. A render's limits are its own: its time runs from its own start, and a page that
@@ -171,9 +171,12 @@ class ContextEngine:
         self._traffic: dict[str, Traffic] = {}
         # Windows (each one blank tab of the default user context) no render holds now.
         self._windows: list[str] = []
-        # A render opened ahead behind each egress guard (the proxy is its context's).
+        # A render opened ahead behind each egress guard (the proxy is its context's), in
+        # a window of its own: at most one window more than renders ran at once (a window
+        # costs Firefox 0.3-0.5 CPU-s and memory; one spare is what a lone render needs).
         self._spares: dict[int | None, _Render] = {}
         self._preparing: set[int | None] = set()
+        self._in_flight = self._most_in_flight = self._windows_made = 0
         self._closed = False
         self._guard = threading.Lock()
         connection = browser.connection
@@ -221,16 +224,23 @@ class ContextEngine:
         """Load ``url`` in a context of its own at the given viewport; return a PNG of the
         viewport (or of the element ``page.selector`` names). ``proxy_port``: the egress
         guard of this render alone (its own counts), instead of the browser's."""
-        render = self._opened(proxy_port)
-        # The next render's context and tab are opened while this one waits on its page,
-        # and this one's are removed after its image is back: neither waits for the other.
-        self._in_background(self._prepare, proxy_port)
+        with self._guard:
+            self._in_flight += 1
+            self._most_in_flight = max(self._most_in_flight, self._in_flight)
         try:
-            render.size(width, height, scale)
-            with self._browser.scheme(render.context, page.dark):
-                return render.run(url, width, height, scale, page)
+            render = self._opened(proxy_port)
+            # The next render's context and tab are opened while this one waits on its
+            # page, and this one's are removed after its image is back.
+            self._in_background(self._prepare, proxy_port)
+            try:
+                render.size(width, height, scale)
+                with self._browser.scheme(render.context, page.dark):
+                    return render.run(url, width, height, scale, page)
+            finally:
+                self._in_background(self._recycle, render)
         finally:
-            self._in_background(self._recycle, render)
+            with self._guard:
+                self._in_flight -= 1
 
     @staticmethod
     def _in_background(work: Callable[..., None], *arguments: object) -> None:
@@ -251,10 +261,13 @@ class ContextEngine:
         return render
 
     def _prepare(self, proxy_port: int | None) -> None:
-        """Open a spare render behind ``proxy_port`` unless one is there or on its way.
-        Never raises: a browser that fails here fails the next render."""
+        """Open a spare render behind ``proxy_port`` unless one is there or on its way, or
+        no window is free and no more may be made. Never raises: a browser that fails here
+        fails the next render."""
         with self._guard:
             if self._closed or proxy_port in self._spares or proxy_port in self._preparing:
+                return
+            if not self._windows and self._windows_made > self._most_in_flight:
                 return
             self._preparing.add(proxy_port)
         spare = _Render(self._browser, self._consent)
@@ -283,6 +296,7 @@ class ContextEngine:
         with self._guard:
             if self._windows:
                 return self._windows.pop()
+            self._windows_made += 1
         try:
             made = self._browser.connection.call(
                 "browsingContext.create", {"type": "window"}, COMMAND_SECONDS
