@@ -172,8 +172,9 @@ class ContextEngine:
         # Windows (each one blank tab of the default user context) no render holds now.
         self._windows: list[str] = []
         # A render opened ahead behind each egress guard (the proxy is its context's), in
-        # a window of its own: at most one window more than renders ran at once (a window
-        # costs Firefox 0.3-0.5 CPU-s and memory; one spare is what a lone render needs).
+        # a window of its own, while a render runs alone: what a lone render waits for is
+        # then ready for the next, and renders at once (whose browser is busy) make no
+        # windows only for spares (a window costs Firefox 0.3-0.5 CPU-s and memory).
         self._spares: dict[int | None, _Render] = {}
         self._preparing: set[int | None] = set()
         self._in_flight = self._most_in_flight = self._windows_made = 0
@@ -261,12 +262,14 @@ class ContextEngine:
         return render
 
     def _prepare(self, proxy_port: int | None) -> None:
-        """Open a spare render behind ``proxy_port`` unless one is there or on its way, or
-        no window is free and no more may be made. Never raises: a browser that fails here
-        fails the next render."""
+        """Open a spare render behind ``proxy_port`` unless one is there or on its way,
+        other renders run, or no window is free and no more may be made. Never raises: a
+        browser that fails here fails the next render."""
         with self._guard:
             if self._closed or proxy_port in self._spares or proxy_port in self._preparing:
                 return
+            if self._in_flight > 1:
+                return  # others run: the browser has no time to spare
             if not self._windows and self._windows_made > self._most_in_flight:
                 return
             self._preparing.add(proxy_port)
