@@ -264,7 +264,7 @@ class ChromiumBrowser(Browser):
 
     def capture(self, context: str, box: Sequence[float], scale: int, element: bool) -> bytes:
         # DevTools' own capture, as the engine before took it: BiDi's, through chromedriver's
-        # mapper, cost 0.17 CPU-s more a render and 35 ms longer (docs/benchmarks.md).
+        # mapper, took 208 ms against 174 (docs/benchmarks.md, "second figures").
         params: dict[str, object] = {"format": "png"}
         if element:
             left, top, width, height = box
