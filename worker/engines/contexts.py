@@ -180,6 +180,7 @@ class ContextEngine:
         self._in_flight = self._most_in_flight = self._windows_made = 0
         self._closed = False
         self._guard = threading.Lock()
+        self._opening = threading.Lock()
         connection = browser.connection
         connection.listen("network.beforeRequestSent", self._on_request)
         connection.listen("network.responseStarted", self._on_answer)
@@ -300,12 +301,23 @@ class ContextEngine:
             if self._windows:
                 return self._windows.pop()
             self._windows_made += 1
-        try:
-            made = self._browser.connection.call(
-                "browsingContext.create", {"type": "window"}, COMMAND_SECONDS
-            )
-        except (CommandError, CommandTimeout) as exc:
-            raise BrowserError(f"{self.name} failed to open a window: {exc}") from exc
+        # One at a time, and tried again once: Firefox opening several windows at once on
+        # a loaded machine once answered one with a TypeError of its own (its tab browser
+        # not there yet). Windows are made once per slot: the wait costs little.
+        params = {"type": "window"}
+        with self._opening:
+            try:
+                try:
+                    made = self._browser.connection.call(
+                        "browsingContext.create", params, COMMAND_SECONDS
+                    )
+                except CommandError:
+                    time.sleep(0.2)
+                    made = self._browser.connection.call(
+                        "browsingContext.create", params, COMMAND_SECONDS
+                    )
+            except (CommandError, CommandTimeout) as exc:
+                raise BrowserError(f"{self.name} failed to open a window: {exc}") from exc
         return str(made["context"])
 
     def close(self) -> None:
