@@ -99,6 +99,7 @@ class FirefoxBrowser(Browser):
         self._dark = False
         self._scheme = threading.Condition()
         self._in_flight = 0
+        self._waiting = {False: 0, True: 0}  # renders waiting for their scheme, by dark
         try:
             url = self._listening(self._process.stderr)
             connection = Connection(f"{url}/session", START_SECONDS)
@@ -149,9 +150,23 @@ class FirefoxBrowser(Browser):
         # Firefox has prefers-color-scheme only browser-wide (its BiDi has no emulation of
         # it, and a browsing context's own override is lost when a navigation replaces
         # it): renders of the other scheme wait until those in flight are done, so that
-        # the setting never changes under a render.
+        # the setting never changes under a render. Turn about: while one of the other
+        # scheme waits, no more of this one start (a steady stream of light renders would
+        # otherwise keep a dark one waiting for ever).
+        def turn() -> bool:
+            if self._dark == dark:
+                return not self._waiting[not dark]
+            return self._in_flight == 0
+
         with self._scheme:
-            self._scheme.wait_for(lambda: self._in_flight == 0 or self._dark == dark)
+            self._waiting[dark] += 1
+            try:
+                # Bounded all the same: a render never waits longer than its own time.
+                if not self._scheme.wait_for(turn, self.options.render_timeout):
+                    raise RenderTimeout("waited too long for the other colour scheme's renders")
+            finally:
+                self._waiting[dark] -= 1
+                self._scheme.notify_all()  # those that wait on this count look again
             if self._dark != dark:
                 self._set_scheme(dark)
             self._in_flight += 1
