@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,19 +15,100 @@ import pytest
 from shared.urlpolicy import UrlPolicy
 from tests.helpers import BINARIES, PageServer, require
 from worker.egress import EgressGuard, Session
-from worker.engines import Engine, make_engine
+from worker.engines import PLAIN, Engine, EngineOptions, PageOptions, Shot, make_engine
+from worker.engines.contexts import ContextEngine
+from worker.engines.launch import start
+
+ENGINES = ["firefox", "chromium"]
 
 
-@pytest.fixture(scope="module", params=["firefox", "chromium"])
+def _engines(module: object) -> list[str]:
+    """Each engine; and, as renders at once (issue 27), those a module names in AT_ONCE."""
+    return [*ENGINES, *(f"{name}-at-once" for name in getattr(module, "AT_ONCE", ()))]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Not where a module has an engine fixture of its own.
+    if "engine" in metafunc.fixturenames and not hasattr(metafunc.module, "engine"):
+        metafunc.parametrize("engine", _engines(metafunc.module), indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """One warm browser per engine, shared by a module's tests."""
-    for binary in BINARIES[request.param]:
+    """One warm browser per engine, shared by a module's tests. As "<engine>-at-once", the
+    engine of renders at once, with CROWD other renders in flight beside the test's own in
+    the same browser: the test then shows that renders at once look as renders alone."""
+    name, _, at_once = str(request.param).partition("-")
+    for binary in BINARIES[name]:
         require(binary)
     # A module that sets INSECURE_CERTS renders pages of the tests' own HTTPS server.
     insecure = getattr(request.module, "INSECURE_CERTS", False)
-    running = make_engine(request.param, render_timeout=10, insecure_certs=insecure)
+    running: Engine
+    if at_once:
+        options = EngineOptions(render_timeout=10, insecure_certs=insecure)
+        running = Crowded(start(name, options), request.getfixturevalue("pages"))
+    else:
+        running = make_engine(name, render_timeout=10, insecure_certs=insecure)
     yield running
     running.close()
+
+
+CROWD = 3  # renders in flight beside each of a test's own
+# Mostly waiting on the network (a frame after 2 s, a fetch answered after 1.5 s), with
+# timers, animation frames and a CSS animation going: in flight most of the time, at little
+# CPU (each render of it is a new context, and a test's render waits for the machine too).
+CROWD_PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><title>crowd</title><style>
+body { margin: 0; background: #fafafa; font: 20px sans-serif; }
+.spin { width: 80px; height: 80px; background: #c33; animation: spin 1s linear infinite; }
+@keyframes spin { to { transform: rotate(360deg); } }
+</style></head><body><h1>One of the crowd</h1><div class="spin"></div><p id="ticks">0</p>
+<iframe src="/page/crowd-frame?delay=2" width="300" height="150"></iframe>
+<script>
+let ticks = 0;
+setInterval(() => { document.getElementById("ticks").textContent = ++ticks; }, 300);
+fetch("/page/crowd-data?delay=1.5").then((answer) => answer.text()).then((text) => {
+  document.body.insertAdjacentHTML("beforeend", `<p>fetched ${text.length} bytes</p>`);
+});
+</script></body></html>"""
+
+
+class Crowded:
+    """A ContextEngine with CROWD renders of a busy page going on in it, one after another
+    in each of CROWD threads, for as long as it runs: a test's renders run beside them."""
+
+    def __init__(self, engine: ContextEngine, pages: PageServer) -> None:
+        self.name = engine.name
+        self._engine = engine
+        pages.files["crowd.html"] = CROWD_PAGE
+        self._busy = pages.url("/files/crowd.html")
+        self._done = threading.Event()
+        self._failed: list[BaseException] = []
+        self._crowd = [threading.Thread(target=self._again, daemon=True) for _ in range(CROWD)]
+        for other in self._crowd:
+            other.start()
+
+    def screenshot(
+        self, url: str, width: int, height: int, scale: int, page: PageOptions = PLAIN
+    ) -> Shot:
+        shot = self._engine.screenshot(url, width, height, scale, page)
+        # A test passes only beside its crowd: none of it may have stopped.
+        assert not self._failed, f"a render of the crowd failed: {self._failed[0]!r}"
+        return shot
+
+    def _again(self) -> None:
+        while not self._done.is_set():
+            try:
+                self._engine.screenshot(self._busy, 1200, 630, 1)
+            except Exception as exc:  # noqa: BLE001 - handed to the test's render
+                if not self._done.is_set():
+                    self._failed.append(exc)
+                return
+
+    def close(self) -> None:
+        self._done.set()
+        for other in self._crowd:
+            other.join(60)
+        self._engine.close()
 
 
 # How long the idle browsers are left alone: the browsers' own requests (updates, telemetry,
