@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 import uuid
@@ -111,10 +112,47 @@ def stack(
 ) -> Iterator[Stack]:
     """Start web (two processes: patient and impatient) and a worker for one engine and store."""
     engine, store = request.param
+    tmp = tmp_path_factory.mktemp(f"{engine}-{store}")
+    with running_stack(request, engine, store, tmp, db=2 + STACKS.index(request.param)) as up:
+        yield up
+
+
+# Module scope: one module uses it, and its browsers need not idle through the others'.
+@pytest.fixture(scope="module", params=["firefox", "chromium"])
+def stack_at_once(
+    request: pytest.FixtureRequest,
+    redis_base: str,
+    pages: PageServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """A stack (filesystem store) whose worker renders up to four pages at once in one
+    browser (OGSHOT_RENDERS_PER_BROWSER, issue 27)."""
+    engine = request.param
+    tmp = tmp_path_factory.mktemp(f"{engine}-at-once")
+    db, name = 6 + ["firefox", "chromium"].index(engine), f"{engine}-at-once"
+    with running_stack(
+        request, engine, "fs", tmp, db=db, name=name, OGSHOT_RENDERS_PER_BROWSER="4"
+    ) as up:
+        yield up
+
+
+@contextlib.contextmanager
+def running_stack(
+    request: pytest.FixtureRequest,
+    engine: str,
+    store: str,
+    tmp: Path,
+    *,
+    db: int,
+    name: str = "",
+    **settings: str,
+) -> Iterator[Stack]:
+    """A stack of ``engine`` and ``store`` on Redis database ``db``, its files in ``tmp``,
+    named ``name`` (else engine-store); ``settings`` added to its environment."""
     for binary in (*BINARIES[engine], "ogshot"):
         require(binary)
-    tmp = tmp_path_factory.mktemp(f"{engine}-{store}")
-    db = 2 + STACKS.index(request.param)
+    redis_base = request.getfixturevalue("redis_base")
+    pages = request.getfixturevalue("pages")
     metrics_port = free_port()
     redis_url = f"{redis_base}/{db}"
     env = {
@@ -137,6 +175,7 @@ def stack(
         "OGSHOT_SIGNING_KEYS": SIGNING_KEY,
         "OGSHOT_REQUIRE_SIGNATURE": "false",
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
     storage: Storage
     if store == "s3":
@@ -150,7 +189,7 @@ def stack(
     full_env = ogshot_env(**env)
     ports = free_port(), free_port()
     stack = Stack(
-        name=f"{engine}-{store}",
+        name=name or f"{engine}-{store}",
         web=f"http://127.0.0.1:{ports[0]}",
         impatient_web=f"http://127.0.0.1:{ports[1]}",
         worker_metrics=f"http://127.0.0.1:{metrics_port}/metrics",

@@ -6,6 +6,8 @@ The canary listens on 127.0.0.2, a loopback address outside OGSHOT_ALLOW_PRIVATE
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import requests
 
@@ -74,3 +76,44 @@ def test_a_page_pulling_too_many_bytes_fails(stack: Stack) -> None:
     response = requests.get(stack.image_url(stack.pages.url(f"/big/3?{stack.name}")), timeout=60)
     assert response.headers["X-Ogshot-Cache"] == "fallback"
     assert response.headers["X-Ogshot-Reason"] == "render failed"
+
+
+def test_pages_at_once_cannot_reach_the_canary(stack_at_once: Stack, canary: PageServer) -> None:
+    """Every attack page at once in one browser (a user context and egress guard each,
+    issue 27), beside a page too big, one redirected too often and a plain one: the
+    canary receives nothing, the two over their limits fail, and the plain page, whose
+    counts are its own, renders."""
+    stack = stack_at_once
+    before = canary.total()
+    target = f"http://127.0.0.2:{canary.port}/page/secret"
+    via = f"via={stack.name}"
+    attacks = {
+        kind: f"/attack/{kind}?target={target}&{via}" for kind in [*sorted(ATTACKS), "redirect"]
+    }
+    over = {"big": f"/big/3?{via}", "hops": f"/hops/7?{via}"}
+    paths = {**attacks, **over, "plain": f"/page/{stack.name}-plain"}
+    answers: dict[str, requests.Response] = {}
+
+    def fetch(name: str) -> None:
+        answers[name] = requests.get(stack.image_url(stack.pages.url(paths[name])), timeout=120)
+
+    crawlers = [threading.Thread(target=fetch, args=(name,)) for name in paths]
+    for crawler in crawlers:
+        crawler.start()
+    for crawler in crawlers:
+        crawler.join(150)
+    outcomes = {name: outcome(answer) for name, answer in answers.items()}
+    for kind in attacks:
+        assert outcomes[kind] in ((200, "miss", None), (200, "fallback", "render failed")), kind
+    assert canary.total() == before
+    assert [outcomes[name] for name in over] == [(200, "fallback", "render failed")] * 2, outcomes
+    assert outcomes["plain"] == (200, "miss", None), outcomes
+
+
+def outcome(answer: requests.Response) -> tuple[int, str, str | None]:
+    """An image answer's status, what ogshot served and why."""
+    return (
+        answer.status_code,
+        answer.headers["X-Ogshot-Cache"],
+        answer.headers.get("X-Ogshot-Reason"),
+    )
