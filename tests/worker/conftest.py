@@ -28,8 +28,11 @@ def _engines(module: object) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # Not where a module has an engine fixture of its own.
-    if "engine" in metafunc.fixturenames and not hasattr(metafunc.module, "engine"):
+    # Not where a module has an engine fixture of its own, or a test its own engine values.
+    own = any(
+        "engine" in str(mark.args[0]) for mark in metafunc.definition.iter_markers("parametrize")
+    )
+    if "engine" in metafunc.fixturenames and not own and not hasattr(metafunc.module, "engine"):
         metafunc.parametrize("engine", _engines(metafunc.module), indirect=True, scope="module")
 
 
