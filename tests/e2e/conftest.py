@@ -130,9 +130,10 @@ def stack_at_once(
     engine = request.param
     tmp = tmp_path_factory.mktemp(f"{engine}-at-once")
     db, name = 6 + ["firefox", "chromium"].index(engine), f"{engine}-at-once"
-    with running_stack(
-        request, engine, "fs", tmp, db=db, name=name, OGSHOT_RENDERS_PER_BROWSER="4"
-    ) as up:
+    # A patient web: a batch of renders at once queues behind four slots, and an answer
+    # still pending would hide a render that reached the canary after it.
+    settings = {"OGSHOT_RENDERS_PER_BROWSER": "4", "OGSHOT_MISS_WAIT": "60"}
+    with running_stack(request, engine, "fs", tmp, db=db, name=name, **settings) as up:
         yield up
 
 

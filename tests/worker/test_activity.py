@@ -16,8 +16,9 @@ from tests.helpers import PageServer, close_to
 from worker.engines import Engine, Shot
 
 pytestmark = pytest.mark.browser
-# Each test also with renders in flight beside its own (tests/worker/conftest.py), in
-# Firefox here: each engine takes some modules, for the suite's time (all pass in both).
+# Each test also with renders in flight beside its own (tests/worker/conftest.py): in
+# Firefox here, each engine in some modules for the suite's time;
+# OGSHOT_TESTS_AT_ONCE=all runs both.
 AT_ONCE = ("firefox",)
 GREEN = (0, 160, 0)
 BLUE = (30, 90, 200)

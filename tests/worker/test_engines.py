@@ -16,9 +16,9 @@ from worker.engines import Engine, RenderFailed, make_engine
 from worker.reaper import OWNER_ENV, browser_processes
 
 pytestmark = pytest.mark.browser
-# Each test also with renders in flight beside its own (tests/worker/conftest.py), in
-# Chromium here: each engine takes some modules, for the suite's time (all pass in both).
-AT_ONCE = ("chromium",)
+# With renders in flight beside each test's own (tests/worker/conftest.py) only where
+# OGSHOT_TESTS_AT_ONCE=all, for the suite's time.
+AT_ONCE: tuple[str, ...] = ()
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ from tests.helpers import PageServer, close_to
 from worker.engines import Engine, PageOptions, RenderFailed, Shot
 
 pytestmark = pytest.mark.browser
-# Each test also with renders in flight beside its own (tests/worker/conftest.py), in
-# Firefox here: each engine takes some modules, for the suite's time (all pass in both).
+# Each test also with renders in flight beside its own (tests/worker/conftest.py): in
+# Firefox here, each engine in some modules for the suite's time;
+# OGSHOT_TESTS_AT_ONCE=all runs both.
 AT_ONCE = ("firefox",)
 WHITE, GREEN, DARK, RED = (255, 255, 255), (0, 160, 0), (17, 34, 51), (220, 0, 0)
 

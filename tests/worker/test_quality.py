@@ -20,9 +20,9 @@ from worker.engines import Engine, Shot
 from worker.quality import rejection
 
 pytestmark = pytest.mark.browser
-# Each test also with renders in flight beside its own (tests/worker/conftest.py), in
-# Chromium here: each engine takes some modules, for the suite's time (all pass in both).
-AT_ONCE = ("chromium",)
+# With renders in flight beside each test's own (tests/worker/conftest.py) only where
+# OGSHOT_TESTS_AT_ONCE=all, for the suite's time.
+AT_ONCE: tuple[str, ...] = ()
 CHALLENGES = Path(__file__).parent.parent / "pages" / "challenges"
 WALLS = {
     "cloudflare.html": "cloudflare",
