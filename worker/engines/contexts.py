@@ -345,15 +345,28 @@ class _Render(PageSteps):
         return self._options.render_timeout - (time.monotonic() - self._started)
 
     def _command(
-        self, method: str, params: dict[str, Any], seconds: float = COMMAND_SECONDS
+        self,
+        method: str,
+        params: dict[str, Any],
+        seconds: float = COMMAND_SECONDS,
+        *,
+        tries: int = 1,
     ) -> dict[str, Any]:
-        """A command of this render's; a hung page's or dead browser's failure translated."""
-        try:
-            return self._call(method, params, seconds)
-        except CommandTimeout as exc:
-            raise RenderTimeout(f"the page did not answer in time ({method})") from exc
-        except CommandError as exc:
-            raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
+        """A command of this render's; a hung page's or dead browser's failure translated.
+        ``tries``: how often a browser's own "unknown error" is tried, 0.2 s apart (on a
+        loaded machine Firefox answered a tab opened in a new window with a TypeError of its
+        own, the window's tab browser not there yet)."""
+        left = tries
+        while True:
+            left -= 1
+            try:
+                return self._call(method, params, seconds)
+            except CommandTimeout as exc:
+                raise RenderTimeout(f"the page did not answer in time ({method})") from exc
+            except CommandError as exc:
+                if not left or exc.error != "unknown error":
+                    raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
+            time.sleep(0.2)
 
     def open(self, window: str, traffic: dict[str, Traffic], proxy_port: int | None) -> None:
         """Make this render's user context (behind the guard on ``proxy_port``) and its tab
@@ -362,10 +375,8 @@ class _Render(PageSteps):
         made = self._command("browser.createUserContext", self._browser.user_context(proxy_port))
         self.user_context = str(made["userContext"])
         # Opened in front in ``window``: the page is visible, never throttled as hidden.
-        tab = self._command(
-            "browsingContext.create",
-            {"type": "tab", "referenceContext": window, "userContext": self.user_context},
-        )
+        params = {"type": "tab", "referenceContext": window, "userContext": self.user_context}
+        tab = self._command("browsingContext.create", params, tries=3)
         self.context = self.traffic.context = str(tab["context"])
         traffic[self.context] = self.traffic
 
