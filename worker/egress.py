@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import select
 import socket
 import socketserver
@@ -256,9 +255,12 @@ class GuardPool:
     ) -> None:
         count = 1 if slots <= 1 else slots + 1
         self.guards = [EgressGuard(policy, max_bytes, max_requests) for _ in range(count)]
-        self._free: queue.SimpleQueue[EgressGuard] = queue.SimpleQueue()
-        for guard in self.guards[1:] or self.guards:
-            self._free.put(guard)
+        # Handed out last in, first out: renders one at a time keep to one guard, so the
+        # spare context the engine opened behind it (a user context's proxy is fixed) is
+        # the one the next render takes. First in, first out, lone renders went round the
+        # guards, most found no spare behind theirs and paid for opening one.
+        self._free = list(reversed(self.guards[1:] or self.guards))
+        self._returned = threading.Condition()
 
     @property
     def port(self) -> int:
@@ -269,11 +271,15 @@ class GuardPool:
     def take(self) -> Iterator[EgressGuard]:
         """A guard no other render holds, until the render is done (blocks while all are
         held: there are as many as renders may run at once)."""
-        guard = self._free.get()
+        with self._returned:
+            self._returned.wait_for(lambda: self._free)
+            guard = self._free.pop()
         try:
             yield guard
         finally:
-            self._free.put(guard)
+            with self._returned:
+                self._free.append(guard)
+                self._returned.notify()
 
     def close(self) -> None:
         """Stop every guard."""

@@ -11,7 +11,7 @@ import requests
 
 from shared.urlpolicy import UrlPolicy
 from tests.helpers import PageServer
-from worker.egress import EgressGuard
+from worker.egress import EgressGuard, GuardPool
 
 LOCAL = UrlPolicy(("127.0.0.1",), (ipaddress.ip_network("127.0.0.1/32"),))
 
@@ -134,3 +134,22 @@ def test_byte_and_request_limits(pages: PageServer) -> None:
         assert "requests" in (session.exceeded or "")
     finally:
         guard.close()
+
+
+def test_a_pool_hands_out_the_guard_given_back_last() -> None:
+    """Renders one at a time keep to one guard (the engine's spare context is behind it);
+    renders at once each hold a guard of their own, never the browser's."""
+    pool = GuardPool(LOCAL, max_bytes=1000, max_requests=3, slots=3)
+    try:
+        alone = []
+        for _ in range(4):
+            with pool.take() as guard:
+                alone.append(guard.port)
+        assert len(set(alone)) == 1
+        with pool.take() as one, pool.take() as two, pool.take() as three:
+            held = {one.port, two.port, three.port}
+        assert len(held) == 3
+        assert pool.port not in held
+        assert alone[0] in held
+    finally:
+        pool.close()
