@@ -9,6 +9,7 @@ import io
 import ipaddress
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -179,3 +180,22 @@ def test_each_render_counts_its_own_traffic(engine: ContextEngine, pages: PageSe
     finally:
         for guard in guards:
             guard.close()
+
+
+def test_the_next_renders_tab_waits_on_the_site_and_asks_it_nothing(
+    engine: ContextEngine, pages: PageServer
+) -> None:
+    """After a render, the next one's context and tab are opened and sized (in Firefox on
+    a blank page of the same site, answered by the browser itself, to start its content
+    process): the site is asked for nothing but the renders' own pages, and the next render
+    is of its own page at its own size."""
+    pages.files["spare-one.html"] = b"<!doctype html><title>one</title>"
+    pages.files["spare-two.html"] = b"<!doctype html><title>two</title><p>two"
+    before = Counter(pages.hits)
+    first = engine.screenshot(pages.url("/files/spare-one.html"), 1200, 630, 1)
+    time.sleep(2)  # the spare's time
+    second = engine.screenshot(pages.url("/files/spare-two.html"), 1200, 630, 2)
+    assert (first.title, second.title) == ("one", "two")
+    assert Image.open(io.BytesIO(second.png)).size == (2400, 1260)
+    asked = pages.hits - before
+    assert asked == Counter(["/files/spare-one.html", "/files/spare-two.html"]), asked

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from worker.engines import (
     ACTIVITY_SCRIPT,
@@ -54,6 +55,13 @@ NETWORK_EVENTS = ["network.beforeRequestSent", "network.responseStarted",
                   "network.responseCompleted", "network.fetchError"]  # fmt: skip
 # Frames' requests count for the render of their page: each frame is a context of its own.
 EVENTS = [*NETWORK_EVENTS, "browsingContext.contextCreated"]
+# What a warming spare's blank page is answered with (ContextEngine._answer_held).
+BLANK_RESPONSE = {
+    "statusCode": 200,
+    "reasonPhrase": "OK",
+    "headers": [{"name": "Content-Type", "value": {"type": "string", "value": "text/html"}}],
+    "body": {"type": "string", "value": "<!doctype html><title></title>"},
+}
 # Seconds a command other than the navigation and the wait may take, past which the page
 # is taken to be hung (a busy loop blocks its scripts).
 COMMAND_SECONDS = 10.0
@@ -142,6 +150,9 @@ class Browser:
 
     # Names the browser resolves (to nothing) itself, never sent to the guard.
     resolved_here: tuple[str, ...] = ()
+    # True: a spare's tab loads a blank document of the last render's site ahead (answered
+    # by the browser itself: nothing is sent), so that its content process is started.
+    warms_site = False
 
     def scheme(self, context: str, dark: bool) -> contextlib.AbstractContextManager[None]:
         """Hold prefers-color-scheme as asked for a render in ``context`` while it runs."""
@@ -172,12 +183,17 @@ class ContextEngine:
         # Windows (each one blank tab of the default user context) no render holds now.
         self._windows: list[str] = []
         # A render opened ahead behind each egress guard (the proxy is its context's), in
-        # a window of its own, while a render runs alone: what a lone render waits for is
-        # then ready for the next, and renders at once (whose browser is busy) make no
-        # windows only for spares (a window costs Firefox 0.3-0.5 CPU-s and memory).
+        # a window of its own, once a render ends with none other in flight: what a lone
+        # render waits for is then ready for the next, and renders at once (whose browser
+        # is busy) make no windows only for spares (a window costs Firefox 0.3-0.5 CPU-s
+        # and memory).
         self._spares: dict[int | None, _Render] = {}
+        self._site = ""  # the origin of the last render's page, a spare's to warm
+        self._warming: set[str] = set()  # the contexts of spares loading their blank page
         self._preparing: set[int | None] = set()
         self._in_flight = self._most_in_flight = self._windows_made = 0
+        # The viewport of the last render (width, height, scale): a spare's, set ahead.
+        self._size: tuple[int, int, int] | None = None
         self._closed = False
         self._guard = threading.Lock()
         self._opening = threading.Lock()
@@ -202,8 +218,24 @@ class ContextEngine:
             self._traffic[str(params.get("context"))] = traffic
 
     def _on_request(self, params: dict[str, Any]) -> None:
+        if params.get("isBlocked"):
+            # Held by a spare's intercept (warm): answered in a thread of its own, since
+            # this one (the socket's) carries the answer to the call.
+            self._in_background(self._answer_held, params)
+            return
         if (traffic := self._traffic.get(str(params.get("context")))) is not None:
             traffic.started(params)
+
+    def _answer_held(self, params: dict[str, Any]) -> None:
+        """Answer a spare's blank page itself; let any other request held go on (none is
+        meant to be: an intercept is only ever a warming spare's). Never raises."""
+        request = str(params.get("request", {}).get("request"))
+        if str(params.get("context")) in self._warming:
+            method, answer = "network.provideResponse", {"request": request, **BLANK_RESPONSE}
+        else:
+            method, answer = "network.continueRequest", {"request": request}
+        with contextlib.suppress(CommandError, CommandTimeout):
+            self._browser.connection.call(method, answer, COMMAND_SECONDS)
 
     def _on_answer(self, params: dict[str, Any]) -> None:
         if (traffic := self._traffic.get(str(params.get("context")))) is not None:
@@ -229,20 +261,27 @@ class ContextEngine:
         with self._guard:
             self._in_flight += 1
             self._most_in_flight = max(self._most_in_flight, self._in_flight)
+            self._size = (width, height, scale)
+            self._site = origin(url) or self._site
+        render: _Render | None = None
         try:
             render = self._opened(proxy_port)
-            # The next render's context and tab are opened while this one waits on its
-            # page, and this one's are removed after its image is back.
-            self._in_background(self._prepare, proxy_port)
-            try:
-                render.size(width, height, scale)
-                with self._browser.scheme(render.context, page.dark):
-                    return render.run(url, width, height, scale, page)
-            finally:
-                self._in_background(self._recycle, render)
+            render.size(width, height, scale)
+            with self._browser.scheme(render.context, page.dark):
+                return render.run(url, width, height, scale, page)
         finally:
             with self._guard:
                 self._in_flight -= 1
+            # Once the image is back, this render's context is removed and the next one's
+            # opened: done while the render ran, the browser's parent process did that work
+            # beside the page's (a lone render 300 ms against 252 in Firefox, 317 against
+            # 223 in Chromium, a small page; docs/benchmarks.md).
+            self._in_background(self._after, render, proxy_port)
+
+    def _after(self, render: _Render | None, proxy_port: int | None) -> None:
+        if render is not None:
+            self._recycle(render)
+        self._prepare(proxy_port)
 
     @staticmethod
     def _in_background(work: Callable[..., None], *arguments: object) -> None:
@@ -269,14 +308,21 @@ class ContextEngine:
         with self._guard:
             if self._closed or proxy_port in self._spares or proxy_port in self._preparing:
                 return
-            if self._in_flight > 1:
+            if self._in_flight:
                 return  # others run: the browser has no time to spare
             if not self._windows and self._windows_made > self._most_in_flight:
                 return
             self._preparing.add(proxy_port)
+            size, site = self._size, self._site
         spare = _Render(self._browser, self._consent)
         try:
             spare.open(self._window(), self._traffic, proxy_port)
+            # Sized as the last render was: a tab's first viewport cost a lone render 23-32
+            # ms in Firefox (its first resize), now spent while no render waits.
+            if size:
+                spare.size(*size)
+            if site and self._browser.warms_site:
+                spare.warm(site, self._warming)
         except (BrowserError, RenderFailed):
             self._recycle(spare)
             return
@@ -340,6 +386,7 @@ class _Render(PageSteps):
         self.user_context = ""
         self.context = ""
         self.traffic = Traffic()
+        self._size = (0, 0, 0)  # the viewport set (width, height, scale)
 
     def _left(self) -> float:
         return self._options.render_timeout - (time.monotonic() - self._started)
@@ -381,11 +428,36 @@ class _Render(PageSteps):
         traffic[self.context] = self.traffic
 
     def size(self, width: int, height: int, scale: int) -> None:
+        """Set the tab's viewport, unless it has that one already (a spare sized ahead)."""
+        if self._size == (width, height, scale):
+            return
         viewport = {"width": width, "height": height}
         self._command(
             "browsingContext.setViewport",
             {"context": self.context, "viewport": viewport, "devicePixelRatio": scale},
         )
+        self._size = (width, height, scale)
+
+    def warm(self, site: str, warming: set[str]) -> None:
+        """Load a blank document of ``site`` in the tab, answered by the browser itself
+        (held by an intercept of this tab's, nothing sent), so that the content process of
+        the site in this user context is running when the render's page comes. Firefox
+        with site isolation starts one for each: done here, a lone render of a small page
+        went from 252 ms to 236 (docs/benchmarks.md)."""
+        made = self._command(
+            "network.addIntercept", {"phases": ["beforeRequestSent"], "contexts": [self.context]}
+        )
+        warming.add(self.context)
+        try:
+            params = {"context": self.context, "url": f"{site}/", "wait": "complete"}
+            self._command("browsingContext.navigate", params)
+        finally:
+            warming.discard(self.context)
+            # Raised when it fails: a tab still held would get the blank page for its own.
+            self._command("network.removeIntercept", {"intercept": made["intercept"]})
+        with self.traffic.changed:
+            self.traffic.pending.clear()
+            self.traffic.redirects = 0
 
     def dispose(self, traffic: dict[str, Traffic]) -> bool:
         """Close the tab and remove the context, with all it kept; never raises. False when
@@ -503,6 +575,15 @@ class _Render(PageSteps):
 
 class _PageScriptError(Exception):
     """A script run in the page threw: a fact about the page."""
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) ``url``, without any user name or password;
+    "" for any other (the health probe's about:blank)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _first_line(exc: BaseException) -> str:

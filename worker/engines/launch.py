@@ -74,6 +74,9 @@ class FirefoxBrowser(Browser):
     """Firefox ESR speaking BiDi itself."""
 
     name = "firefox"
+    # Site isolation keys content processes by site and user context: each render's page
+    # would otherwise start one while the render waits.
+    warms_site = True
 
     def __init__(self, options: EngineOptions, proxy_port: int | None, binary: str) -> None:
         self._dir = _own_dir("firefox")
