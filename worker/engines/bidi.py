@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from selenium.webdriver.remote.websocket_connection import WebSocketConnection
-from websocket import WebSocketApp
+from websocket import WebSocketApp, WebSocketException
 
 from worker.engines import BrowserError
 
@@ -127,7 +127,8 @@ class Connection(WebSocketConnection):
                     raise BrowserError(f"the browser's connection closed during {method}")
                 if time.monotonic() >= deadline:
                     raise CommandTimeout(f"{method}: no answer in {timeout:.0f} s")
-        except (OSError, AttributeError) as exc:  # the socket, or a closed one (None)
+        # The socket, or one closed meanwhile (None, or websocket's "already closed").
+        except (OSError, AttributeError, WebSocketException) as exc:
             raise BrowserError(f"the browser's connection failed during {method}: {exc}") from exc
         finally:
             with self._guard:

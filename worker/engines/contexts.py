@@ -62,6 +62,9 @@ BLANK_RESPONSE = {
     "headers": [{"name": "Content-Type", "value": {"type": "string", "value": "text/html"}}],
     "body": {"type": "string", "value": "<!doctype html><title></title>"},
 }
+# Seconds a render waits at most for the spare on its way behind its guard (opened in a
+# fraction of that), before it opens a context of its own.
+SPARE_SECONDS = 2.0
 # Seconds a command other than the navigation and the wait may take, past which the page
 # is taken to be hung (a busy loop blocks its scripts).
 COMMAND_SECONDS = 10.0
@@ -191,11 +194,13 @@ class ContextEngine:
         self._site = ""  # the origin of the last render's page, a spare's to warm
         self._warming: set[str] = set()  # the contexts of spares loading their blank page
         self._preparing: set[int | None] = set()
+        self._awaited: set[int | None] = set()  # guards whose spare a render waits for
         self._in_flight = self._most_in_flight = self._windows_made = 0
         # The viewport of the last render (width, height, scale): a spare's, set ahead.
         self._size: tuple[int, int, int] | None = None
         self._closed = False
         self._guard = threading.Lock()
+        self._spare_made = threading.Condition(self._guard)
         self._opening = threading.Lock()
         connection = browser.connection
         connection.listen("network.beforeRequestSent", self._on_request)
@@ -272,24 +277,42 @@ class ContextEngine:
         finally:
             with self._guard:
                 self._in_flight -= 1
+                spare = self._spare_wanted(proxy_port)
             # Once the image is back, this render's context is removed and the next one's
             # opened: done while the render ran, the browser's parent process did that work
             # beside the page's (a lone render 300 ms against 252 in Firefox, 317 against
             # 223 in Chromium, a small page; docs/benchmarks.md).
-            self._in_background(self._after, render, proxy_port)
+            self._in_background(self._after, render, proxy_port, spare)
 
-    def _after(self, render: _Render | None, proxy_port: int | None) -> None:
+    def _spare_wanted(self, proxy_port: int | None) -> bool:
+        """Whether a spare is to be opened behind ``proxy_port`` now (under the lock): not
+        when one is there or on its way, or other renders run (the browser has no time to
+        spare). If so it is on its way from now: the next render waits for it."""
+        if self._closed or self._in_flight:
+            return False
+        if proxy_port in self._spares or proxy_port in self._preparing:
+            return False
+        self._preparing.add(proxy_port)
+        return True
+
+    def _after(self, render: _Render | None, proxy_port: int | None, spare: bool) -> None:
         if render is not None:
             self._recycle(render)
-        self._prepare(proxy_port)
+        if spare:
+            self._prepare(proxy_port)
 
     @staticmethod
     def _in_background(work: Callable[..., None], *arguments: object) -> None:
         threading.Thread(target=work, args=arguments, daemon=True, name="ogshot-context").start()
 
     def _opened(self, proxy_port: int | None) -> _Render:
-        """The spare render behind ``proxy_port``, or one opened now."""
+        """The spare render behind ``proxy_port`` (waited for while on its way: sooner
+        there than a context opened now beside it), or one opened now."""
         with self._guard:
+            if proxy_port in self._preparing:
+                self._awaited.add(proxy_port)  # no blank page: this render waits
+                self._spare_made.wait_for(lambda: proxy_port not in self._preparing, SPARE_SECONDS)
+                self._awaited.discard(proxy_port)
             spare = self._spares.pop(proxy_port, None)
         if spare is not None:
             return spare
@@ -302,36 +325,37 @@ class ContextEngine:
         return render
 
     def _prepare(self, proxy_port: int | None) -> None:
-        """Open a spare render behind ``proxy_port`` unless one is there or on its way,
-        other renders run, or no window is free and no more may be made. Never raises: a
-        browser that fails here fails the next render."""
-        with self._guard:
-            if self._closed or proxy_port in self._spares or proxy_port in self._preparing:
-                return
-            if self._in_flight:
-                return  # others run: the browser has no time to spare
-            if not self._windows and self._windows_made > self._most_in_flight:
-                return
-            self._preparing.add(proxy_port)
-            size, site = self._size, self._site
-        spare = _Render(self._browser, self._consent)
+        """Open the spare render on its way behind ``proxy_port`` (_spare_wanted), unless
+        no window is free and no more may be made. Never raises: a browser that fails here
+        fails the next render."""
+        spare: _Render | None = None
+        ready = False
         try:
+            with self._guard:
+                if not self._windows and self._windows_made > self._most_in_flight:
+                    return
+                size, site = self._size, self._site
+            spare = _Render(self._browser, self._consent)
             spare.open(self._window(), self._traffic, proxy_port)
             # Sized as the last render was: a tab's first viewport cost a lone render 23-32
             # ms in Firefox (its first resize), now spent while no render waits.
             if size:
                 spare.size(*size)
-            if site and self._browser.warms_site:
-                spare.warm(site, self._warming)
-        except (BrowserError, RenderFailed):
-            self._recycle(spare)
-            return
-        finally:
             with self._guard:
+                awaited = proxy_port in self._awaited
+            if site and self._browser.warms_site and not awaited:
+                spare.warm(site, self._warming)
+            ready = True
+        except (BrowserError, RenderFailed):
+            pass
+        finally:
+            if spare is not None and not ready:
+                self._recycle(spare)
+            with self._guard:
+                if spare is not None and ready and not self._closed:
+                    self._spares[proxy_port] = spare
                 self._preparing.discard(proxy_port)
-        with self._guard:
-            if not self._closed:
-                self._spares[proxy_port] = spare
+                self._spare_made.notify_all()
 
     def _recycle(self, render: _Render) -> None:
         """Remove a render's context and tab; its window is free again. Never raises."""
