@@ -280,8 +280,8 @@ class ContextEngine:
                 spare = self._spare_wanted(proxy_port)
             # Once the image is back, this render's context is removed and the next one's
             # opened: done while the render ran, the browser's parent process did that work
-            # beside the page's (a lone render 300 ms against 252 in Firefox, 317 against
-            # 223 in Chromium, a small page; docs/benchmarks.md).
+            # beside the page's (a lone render of a small page 300 ms against 284 in
+            # Firefox, 317 against 223 in Chromium; docs/benchmarks.md).
             self._in_background(self._after, render, proxy_port, spare)
 
     def _spare_wanted(self, proxy_port: int | None) -> bool:
