@@ -282,6 +282,10 @@ class GuardPool:
                 self._returned.notify()
 
     def close(self) -> None:
-        """Stop every guard."""
-        for guard in self.guards:
-            guard.close()
+        """Stop every guard, all at once: each waits out its server's half-second poll,
+        one after another 4.5 s for a worker of 8 renders per browser (16.5 s for 32)."""
+        closing = [threading.Thread(target=guard.close) for guard in self.guards]
+        for thread in closing:
+            thread.start()
+        for thread in closing:
+            thread.join()
