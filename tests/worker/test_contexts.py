@@ -182,6 +182,34 @@ def test_each_render_counts_its_own_traffic(engine: ContextEngine, pages: PageSe
             guard.close()
 
 
+# A page that never stops asking for more: its render is taken at the wait's end, the page
+# still asking.
+POLLING = b"""<!doctype html><title>polling</title><script>
+let n = 0;
+setInterval(() => fetch('/page/poll-' + n++), 5);
+</script>"""
+
+
+def test_a_page_still_running_after_its_image_counts_nothing_against_the_next(
+    engine: ContextEngine, pages: PageServer
+) -> None:
+    """Renders one after another behind one egress guard: the next render's counts are its
+    own, not those of the page before, still asking for more when its image was taken
+    (its tab is closed before the guard goes on)."""
+    policy = UrlPolicy(("127.0.0.1",), (ipaddress.ip_network("127.0.0.1/32"),))
+    guard = EgressGuard(policy, max_bytes=10_000_000, max_requests=1000)
+    pages.files["polling.html"] = POLLING
+    try:
+        guard.new_session()
+        engine.screenshot(pages.url("/files/polling.html"), 1200, 630, 1, proxy_port=guard.port)
+        after = guard.new_session()
+        engine.screenshot(pages.url("/page/after?bg=ffffff"), 1200, 630, 1, proxy_port=guard.port)
+        # The page, and a favicon where the browser asks one (before: 4, two of the polls).
+        assert after.requests <= 2
+    finally:
+        guard.close()
+
+
 def test_the_next_renders_tab_waits_on_the_site_and_asks_it_nothing(
     engine: ContextEngine, pages: PageServer
 ) -> None:

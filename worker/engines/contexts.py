@@ -275,14 +275,19 @@ class ContextEngine:
             with self._browser.scheme(render.context, page.dark):
                 return render.run(url, width, height, scale, page)
         finally:
+            # This render's context is removed before its guard goes to another: a page
+            # still running after its image (a poll's, a refresh's requests) counted against
+            # the next render behind that guard. In Firefox closing the tab was not enough:
+            # requests it had made reached the guard after.
+            free = render.dispose(self._traffic) if render is not None else False
             with self._guard:
                 self._in_flight -= 1
                 spare = self._spare_wanted(proxy_port)
-            # Once the image is back, this render's context is removed and the next one's
-            # opened: done while the render ran, the browser's parent process did that work
-            # beside the page's (a lone render of a small page 300 ms against 284 in
-            # Firefox, 317 against 223 in Chromium; docs/benchmarks.md).
-            self._in_background(self._after, render, proxy_port, spare)
+            # Then the next one's is opened: done while the render ran, the browser's
+            # parent process did that work beside the page's (a lone render of a small page
+            # 300 ms against 284 in Firefox, 317 against 223 in Chromium; benchmarks.md).
+            self._in_background(self._after, render.window if render and free else "",
+                                proxy_port, spare)  # fmt: skip
 
     def _spare_wanted(self, proxy_port: int | None) -> bool:
         """Whether a spare is to be opened behind ``proxy_port`` now (under the lock): not
@@ -295,9 +300,12 @@ class ContextEngine:
         self._preparing.add(proxy_port)
         return True
 
-    def _after(self, render: _Render | None, proxy_port: int | None, spare: bool) -> None:
-        if render is not None:
-            self._recycle(render)
+    def _after(self, window: str, proxy_port: int | None, spare: bool) -> None:
+        """A render's ``window`` free again (if the browser closed its tab), and the spare
+        wanted behind ``proxy_port`` opened."""
+        if window:
+            with self._guard:
+                self._windows.append(window)
         if spare:
             self._prepare(proxy_port)
 
