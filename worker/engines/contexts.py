@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +68,48 @@ SPARE_SECONDS = 2.0
 # Seconds a command other than the navigation and the wait may take, past which the page
 # is taken to be hung (a busy loop blocks its scripts).
 COMMAND_SECONDS = 10.0
+
+
+class Openings:
+    """Tabs open side by side; a window opens alone. Firefox's browsingContext.create
+    first reads the selected tab of its most recent window, whatever window the tab is
+    for; while a window opens, that is the new one, still without its tab browser, and a
+    tab opened then failed with 'TypeError: can't access property "selectedTab"' (twice
+    in clean-clone CI with 13 renders at once, once after three tries 0.2 s apart; its
+    remote agent's root browsingContext.sys.mjs). A window that waits goes first: no more
+    tabs start until it is open."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._tabs = 0  # tabs being opened
+        self._waiting = 0  # windows waiting to open
+        self._window = False  # a window being opened
+
+    @contextlib.contextmanager
+    def tab(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._waiting and not self._window)
+            self._tabs += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._tabs -= 1
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def window(self) -> Iterator[None]:
+        with self._changed:
+            self._waiting += 1
+            self._changed.wait_for(lambda: not self._tabs and not self._window)
+            self._waiting -= 1
+            self._window = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._window = False
+                self._changed.notify_all()
 
 
 @dataclass
@@ -201,7 +243,7 @@ class ContextEngine:
         self._closed = False
         self._guard = threading.Lock()
         self._spare_made = threading.Condition(self._guard)
-        self._opening = threading.Lock()
+        self._openings = Openings()
         connection = browser.connection
         connection.listen("network.beforeRequestSent", self._on_request)
         connection.listen("network.responseStarted", self._on_answer)
@@ -326,7 +368,7 @@ class ContextEngine:
             return spare
         render = _Render(self._browser, self._consent)
         try:
-            render.open(self._window(), self._traffic, proxy_port)
+            render.open(self._window(), self._openings, self._traffic, proxy_port)
         except BaseException:
             self._recycle(render)
             raise
@@ -344,7 +386,7 @@ class ContextEngine:
                     return
                 size, site = self._size, self._site
             spare = _Render(self._browser, self._consent)
-            spare.open(self._window(), self._traffic, proxy_port)
+            spare.open(self._window(), self._openings, self._traffic, proxy_port)
             # Sized as the last render was: a tab's first viewport cost a lone render 23-32
             # ms in Firefox (its first resize), now spent while no render waits.
             if size:
@@ -379,21 +421,11 @@ class ContextEngine:
             if self._windows:
                 return self._windows.pop()
             self._windows_made += 1
-        # One at a time, and tried again once: Firefox opening several windows at once on
-        # a loaded machine once answered one with a TypeError of its own (its tab browser
-        # not there yet). Windows are made once per slot: the wait costs little.
-        params = {"type": "window"}
-        with self._opening:
+        with self._openings.window():
             try:
-                try:
-                    made = self._browser.connection.call(
-                        "browsingContext.create", params, COMMAND_SECONDS
-                    )
-                except CommandError:
-                    time.sleep(0.2)
-                    made = self._browser.connection.call(
-                        "browsingContext.create", params, COMMAND_SECONDS
-                    )
+                made = self._browser.connection.call(
+                    "browsingContext.create", {"type": "window"}, COMMAND_SECONDS
+                )
             except (CommandError, CommandTimeout) as exc:
                 raise BrowserError(f"{self.name} failed to open a window: {exc}") from exc
         return str(made["context"])
@@ -424,30 +456,23 @@ class _Render(PageSteps):
         return self._options.render_timeout - (time.monotonic() - self._started)
 
     def _command(
-        self,
-        method: str,
-        params: dict[str, Any],
-        seconds: float = COMMAND_SECONDS,
-        *,
-        tries: int = 1,
+        self, method: str, params: dict[str, Any], seconds: float = COMMAND_SECONDS
     ) -> dict[str, Any]:
-        """A command of this render's; a hung page's or dead browser's failure translated.
-        ``tries``: how often a browser's own "unknown error" is tried, 0.2 s apart (on a
-        loaded machine Firefox answered a tab opened in a new window with a TypeError of its
-        own, the window's tab browser not there yet)."""
-        left = tries
-        while True:
-            left -= 1
-            try:
-                return self._call(method, params, seconds)
-            except CommandTimeout as exc:
-                raise RenderTimeout(f"the page did not answer in time ({method})") from exc
-            except CommandError as exc:
-                if not left or exc.error != "unknown error":
-                    raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
-            time.sleep(0.2)
+        """A command of this render's; a hung page's or dead browser's failure translated."""
+        try:
+            return self._call(method, params, seconds)
+        except CommandTimeout as exc:
+            raise RenderTimeout(f"the page did not answer in time ({method})") from exc
+        except CommandError as exc:
+            raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
 
-    def open(self, window: str, traffic: dict[str, Traffic], proxy_port: int | None) -> None:
+    def open(
+        self,
+        window: str,
+        openings: Openings,
+        traffic: dict[str, Traffic],
+        proxy_port: int | None,
+    ) -> None:
         """Make this render's user context (behind the guard on ``proxy_port``) and its tab
         in ``window``."""
         self.window = window
@@ -455,7 +480,8 @@ class _Render(PageSteps):
         self.user_context = str(made["userContext"])
         # Opened in front in ``window``: the page is visible, never throttled as hidden.
         params = {"type": "tab", "referenceContext": window, "userContext": self.user_context}
-        tab = self._command("browsingContext.create", params, tries=3)
+        with openings.tab():
+            tab = self._command("browsingContext.create", params)
         self.context = self.traffic.context = str(tab["context"])
         traffic[self.context] = self.traffic
 
