@@ -21,7 +21,7 @@ from shared.urlpolicy import UrlPolicy
 from tests.helpers import BINARIES, require
 from tests.worker.gallery import NOISY_SHARE, Exhibit, differing, exhibits, reference
 from worker.egress import EgressGuard
-from worker.engines import EngineOptions, RenderTimeout, Shot
+from worker.engines import BrowserError, EngineOptions, RenderTimeout, Shot
 from worker.engines.contexts import ContextEngine
 from worker.engines.launch import start
 
@@ -153,6 +153,31 @@ def test_a_hung_page_holds_up_only_its_own_render(name: str, pages: PageServer) 
         assert engine.screenshot(pages.url(f"/files/{exhibit.path}"), 1200, 630, 1).title
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("name", ["firefox", "chromium"])
+def test_a_render_in_flight_when_its_browser_stops_fails_as_the_browsers(
+    name: str, pages: PageServer
+) -> None:
+    """Stopping the browser fails the renders in flight on it at once, as a browser's
+    failure (BrowserError: retried), not later at their own time limit as a page's: the
+    browsers take up to 10 s to stop, longer than this render's 4 s."""
+    for binary in BINARIES[name]:
+        require(binary)
+    engine = start(name, EngineOptions(render_timeout=4))
+    started = threading.Event()
+
+    def render() -> Shot:
+        started.set()
+        return engine.screenshot(pages.url("/page/slow?delay=6"), 1200, 630, 1)
+
+    def stop() -> None:
+        started.wait(10)
+        time.sleep(1)  # the render's navigation under way
+        engine.close()
+
+    failed, _ = at_once([render, stop])
+    assert isinstance(failed, BrowserError), repr(failed)
 
 
 MANY = b"<!doctype html><title>many</title>" + b"".join(

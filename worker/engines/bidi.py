@@ -61,6 +61,7 @@ class Connection(WebSocketConnection):
         self._listeners: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._guard = threading.Lock()
         self._next = 0
+        self._shut = False
         super().__init__(url, timeout, 0.01)  # type: ignore[no-untyped-call]
 
     def _start_ws(self) -> None:  # Selenium's, with UTF-8 left to Python's own decoding
@@ -106,12 +107,27 @@ class Connection(WebSocketConnection):
         thread = self._ws_thread
         return self._ws is not None and thread is not None and thread.is_alive()
 
-    def call(self, method: str, params: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    def shut(self) -> None:
+        """Fail the commands waiting, and those sent from now on (but ``last`` ones), at
+        once with BrowserError: the browser is being stopped. Its stop takes Firefox and
+        chromedriver up to 10 s, and a render waiting that long failed at its own time
+        limit, as its page's fault, instead of being retried."""
+        with self._guard:
+            self._shut = True
+            waiting = list(self._waiting.values())
+        for waiter in waiting:
+            waiter.event.set()
+
+    def call(
+        self, method: str, params: dict[str, Any], timeout: float = 30.0, *, last: bool = False
+    ) -> dict[str, Any]:
         """Send a command and return its result. Raises CommandError for the browser's
         error answer, CommandTimeout when none came in ``timeout`` seconds, BrowserError
-        when the connection is gone."""
+        when the connection is gone or shut (``last``: a command of the stop itself)."""
         waiter = _Waiter()
         with self._guard:
+            if self._shut and not last:
+                raise BrowserError(f"the browser is being stopped ({method})")
             self._next += 1
             number = self._next
             self._waiting[number] = waiter
@@ -133,7 +149,9 @@ class Connection(WebSocketConnection):
         finally:
             with self._guard:
                 self._waiting.pop(number, None)
-        reply = waiter.reply or {}
+        if waiter.reply is None:
+            raise BrowserError(f"the browser was stopped during {method}")
+        reply = waiter.reply
         if reply.get("type") == "error" or "error" in reply:
             raise CommandError(method, str(reply.get("error")), str(reply.get("message", "")))
         return dict(reply.get("result") or {})

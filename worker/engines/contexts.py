@@ -434,6 +434,7 @@ class ContextEngine:
         """Stop the browser; never raises."""
         with self._guard:
             self._closed = True
+        self._browser.connection.shut()  # renders in flight fail now, and are retried
         self._browser.close()
 
 

@@ -214,7 +214,7 @@ class FirefoxBrowser(Browser):
         connection = getattr(self, "connection", None)
         if connection is not None:
             with contextlib.suppress(Exception):
-                connection.call("browser.close", {}, 10)
+                connection.call("browser.close", {}, 10, last=True)
             with contextlib.suppress(Exception):
                 connection.close()
         process = self._process
