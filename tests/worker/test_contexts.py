@@ -155,6 +155,25 @@ def test_a_hung_page_holds_up_only_its_own_render(name: str, pages: PageServer) 
         engine.close()
 
 
+REFRESHING = b"""<!doctype html><title>before</title>
+<meta http-equiv="refresh" content="0;url=/files/refreshed.html"><p>before"""
+
+
+def test_a_page_that_refreshes_itself_at_load_renders_where_it_went(
+    engine: ContextEngine, pages: PageServer
+) -> None:
+    """A page whose meta refresh of 0 s sends it on just after load: the render waits for
+    the next document, and the browser goes on (Chromium answered the render's script in
+    3 of 10 with "Cannot find context", taken for a browser's failure)."""
+    pages.files["refreshing.html"] = REFRESHING
+    pages.files["refreshed.html"] = b"<!doctype html><title>refreshed</title><p>refreshed"
+    titles = [
+        engine.screenshot(pages.url(f"/files/refreshing.html?n={number}"), 1200, 630, 1).title
+        for number in range(10)
+    ]
+    assert titles == ["refreshed"] * 10
+
+
 @pytest.mark.parametrize("name", ["firefox", "chromium"])
 def test_a_render_in_flight_when_its_browser_stops_fails_as_the_browsers(
     name: str, pages: PageServer

@@ -65,6 +65,9 @@ BLANK_RESPONSE = {
 # Seconds a render waits at most for the spare on its way behind its guard (opened in a
 # fraction of that), before it opens a context of its own.
 SPARE_SECONDS = 2.0
+# The errors of a script's command whose page went to another document under it (Chromium:
+# "unknown error: Cannot find context with specified id"; Firefox: "no such frame").
+_DOCUMENT_GONE = ("unknown error", "no such frame")
 # Seconds a command other than the navigation and the wait may take, past which the page
 # is taken to be hung (a busy loop blocks its scripts).
 COMMAND_SECONDS = 10.0
@@ -591,11 +594,31 @@ class _Render(PageSteps):
             "awaitPromise": asynchronous,
             "resultOwnership": "none",
         }
-        answer = self._command("script.callFunction", params, seconds)
+        answer = self._call_function(params, seconds)
         if answer.get("type") == "exception":
             details = answer.get("exceptionDetails", {})
             raise _PageScriptError(str(details.get("text", "the script threw")))
         return python(answer.get("result", {}))
+
+    def _call_function(self, params: dict[str, Any], seconds: float) -> dict[str, Any]:
+        """script.callFunction, once more in the page's next document if its own went away
+        under the script (a refresh, its own location change just after load): Chromium
+        answered "Cannot find context with specified id" to 3 of 10 renders of a page with
+        a meta refresh of 0 s, and as a browser's failure that stopped every render on it."""
+        again = True
+        while True:
+            try:
+                return self._call("script.callFunction", params, seconds)
+            except CommandTimeout as exc:
+                message = "the page did not answer in time (script.callFunction)"
+                raise RenderTimeout(message) from exc
+            except CommandError as exc:
+                if exc.error not in _DOCUMENT_GONE:
+                    raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
+                if not again:
+                    raise RenderFailed(f"the page kept leaving its document: {exc}") from exc
+            again = False
+            self._loaded("the page")
 
     def _script(self, body: str, *arguments: object) -> object:
         return self._evaluate(body, list(arguments), COMMAND_SECONDS, asynchronous=False)
