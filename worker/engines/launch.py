@@ -215,8 +215,6 @@ class FirefoxBrowser(Browser):
         if connection is not None:
             with contextlib.suppress(Exception):
                 connection.call("browser.close", {}, 10, last=True)
-            with contextlib.suppress(Exception):
-                connection.close()
         process = self._process
         if process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -226,6 +224,11 @@ class FirefoxBrowser(Browser):
                     os.killpg(process.pid, 9)
                 process.wait()
             self._process = None
+        # Once Firefox is gone: its socket closed, Selenium's close returns at once. Before,
+        # with a render in flight, it waited 10 s for the socket's thread.
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
