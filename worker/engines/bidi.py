@@ -109,9 +109,9 @@ class Connection(WebSocketConnection):
 
     def shut(self) -> None:
         """Fail the commands waiting, and those sent from now on (but ``last`` ones), at
-        once with BrowserError: the browser is being stopped. Its stop takes Firefox and
-        chromedriver up to 10 s, and a render waiting that long failed at its own time
-        limit, as its page's fault, instead of being retried."""
+        once with BrowserError: the browser is being stopped. With a render in flight its
+        stop took Firefox and chromedriver 9-10 s, and the render, waiting that long,
+        failed at its own time limit, as its page's fault, instead of being retried."""
         with self._guard:
             self._shut = True
             waiting = list(self._waiting.values())

@@ -65,9 +65,11 @@ BLANK_RESPONSE = {
 # Seconds a render waits at most for the spare on its way behind its guard (opened in a
 # fraction of that), before it opens a context of its own.
 SPARE_SECONDS = 2.0
-# The errors of a script's command whose page went to another document under it (Chromium:
-# "unknown error: Cannot find context with specified id"; Firefox: "no such frame").
-_DOCUMENT_GONE = ("unknown error", "no such frame")
+# The answers to a script's command whose page went to another document under it: Chromium
+# said "unknown error: Cannot find context with specified id"; the others are the
+# protocol's and DevTools' words for it. Any other error is the browser's.
+_DOCUMENT_GONE = ("no such frame", "Cannot find context with specified id",
+                  "Execution context was destroyed")  # fmt: skip
 # Seconds a command other than the navigation and the wait may take, past which the page
 # is taken to be hung (a busy loop blocks its scripts).
 COMMAND_SECONDS = 10.0
@@ -613,7 +615,7 @@ class _Render(PageSteps):
                 message = "the page did not answer in time (script.callFunction)"
                 raise RenderTimeout(message) from exc
             except CommandError as exc:
-                if exc.error not in _DOCUMENT_GONE:
+                if not any(words in str(exc) for words in _DOCUMENT_GONE):
                     raise BrowserError(f"{self._browser.name} failed: {exc}") from exc
                 if not again:
                     raise RenderFailed(f"the page kept leaving its document: {exc}") from exc
