@@ -95,7 +95,11 @@ def _wait_for_worker(stack: Stack, timeout: float = 120) -> None:
 
 TOKEN = "test-token-0123456789abcdef"
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
-WEBHOOK_HORIZON = 4  # seconds: a webhook that never answers is given up soon
+# Seconds: a webhook that never answers is given up soon. One that fails twice gets its
+# third attempt only if its second came within this less 2 s (the pause after it) of the
+# delivery's making: with 4, a loaded CI run's second came 2.004 s in (a pause of 1 s and
+# two looks at the queue, 0.5 s apart each) and the delivery was given up.
+WEBHOOK_HORIZON = 8
 # Signatures are checked when given, not required: the other tests fetch unsigned URLs.
 SIGNING_KEY = "e2e-signing-key-0123456789abcdef"
 FAILURE_TTL = 3  # seconds a failed render is remembered in the stacks
