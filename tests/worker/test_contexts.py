@@ -179,8 +179,8 @@ def test_a_render_in_flight_when_its_browser_stops_fails_as_the_browsers(
     name: str, pages: PageServer
 ) -> None:
     """Stopping the browser fails the renders in flight on it at once, as a browser's
-    failure (BrowserError: retried), not later at their own time limit as a page's: the
-    browsers take up to 10 s to stop, longer than this render's 4 s."""
+    failure (BrowserError: retried), not later at their own time limit as a page's: with a
+    render in flight the browsers took 9-10 s to stop, longer than this render's 4 s."""
     for binary in BINARIES[name]:
         require(binary)
     engine = start(name, EngineOptions(render_timeout=4))
