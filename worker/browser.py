@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Generic, Protocol, TypeVar
 
 from shared.metrics import BROWSER_RESTARTS
@@ -181,6 +182,21 @@ class WarmBrowser(BrowserHolder[Engine]):
             if self._renders >= self._max_renders:
                 self._discard("max_renders")
             return shot
+
+    @contextlib.contextmanager
+    def rendering(
+        self,
+        url: str,
+        width: int,
+        height: int,
+        scale: int,
+        page: PageOptions = PLAIN,
+        *,
+        proxy_port: int | None = None,
+    ) -> Iterator[Shot]:
+        """``screenshot``'s shot, for a block done before the render's guard goes on, as
+        SharedBrowser's: here the page stays in the tab until the next render's."""
+        yield self.screenshot(url, width, height, scale, page, proxy_port=proxy_port)
 
     def close(self) -> None:
         """Stop the browser."""

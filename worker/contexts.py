@@ -12,9 +12,10 @@ browser goes on.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from worker.browser import PROBE_SIZE, PROBE_URL, BrowserHolder
 from worker.engines import PLAIN, BrowserError, PageOptions, RenderFailed, Shot
@@ -91,25 +92,46 @@ class SharedBrowser(BrowserHolder[ContextEngine]):
         proxy_port: int | None = None,
     ) -> Shot:
         """Render in a context of its own on the shared engine (behind the egress guard on
-        ``proxy_port``, this render's, if given)."""
+        ``proxy_port``, this render's, if given), returned once the context is gone."""
+        with self.rendering(url, width, height, scale, page, proxy_port=proxy_port) as shot:
+            return shot
+
+    @contextlib.contextmanager
+    def rendering(
+        self,
+        url: str,
+        width: int,
+        height: int,
+        scale: int,
+        page: PageOptions = PLAIN,
+        *,
+        proxy_port: int | None = None,
+    ) -> Iterator[Shot]:
+        """``screenshot``'s shot, handed over while its context is removed (the engine's
+        ``rendering``); the block ends once it is gone. What the block raises is the
+        caller's, never taken for the browser's failure."""
         engine = self._enter()
         failed = ""
         try:
-            shot = engine.screenshot(url, width, height, scale, page, proxy_port=proxy_port)
-        except RenderFailed:
-            self._confirm()  # the page's fault: the browser answered
-            raise
-        except BrowserError as exc:
-            self.state = f"failing: {exc}"
-            failed = "failure"
-            raise
-        except BaseException:
-            failed = "interrupted"  # mid-command: the browser's state is unknown
-            raise
+            with contextlib.ExitStack() as stack:
+                try:
+                    shot = stack.enter_context(
+                        engine.rendering(url, width, height, scale, page, proxy_port=proxy_port)
+                    )
+                except RenderFailed:
+                    self._confirm()  # the page's fault: the browser answered
+                    raise
+                except BrowserError as exc:
+                    self.state = f"failing: {exc}"
+                    failed = "failure"
+                    raise
+                except BaseException:
+                    failed = "interrupted"  # mid-command: the browser's state is unknown
+                    raise
+                self._confirm()
+                yield shot
         finally:
             self._leave(engine, failed)
-        self._confirm()
-        return shot
 
     def close(self) -> None:
         """Stop the browser (renders in flight on it fail)."""

@@ -35,20 +35,21 @@ def render(
     started = time.perf_counter()
     options = request.options
     size = (options.width, options.height, options.scale)
+    page = PageOptions.of(options)
+    # An element's image is the element's size; a viewport's is known in advance.
+    pixel_size = None if options.selector else options.pixel_size
     if egress is None:
-        shot = browser.screenshot(request.url, *size, PageOptions.of(options))
+        shot = browser.screenshot(request.url, *size, page)
+        data = encode_screenshot(shot.png, options.format, pixel_size)
     else:
         with egress.take() as guard:  # this render's own guard: its counts are its own
             session = guard.new_session()
-            shot = browser.screenshot(
-                request.url, *size, PageOptions.of(options), proxy_port=guard.port
-            )
+            with browser.rendering(request.url, *size, page, proxy_port=guard.port) as shot:
+                # Encoded while the page's context is removed (renders at once): the guard
+                # goes to another render once it is gone.
+                data = encode_screenshot(shot.png, options.format, pixel_size)
         if session.exceeded:
             raise RenderFailed(f"{request.url}: {session.exceeded}")
-    # An element's image is the element's size; a viewport's is known in advance.
-    data = encode_screenshot(
-        shot.png, options.format, None if options.selector else options.pixel_size
-    )
     # An element capture is what the site chose to share: one colour may well be its design.
     reason = rejection(shot, check_blank and not options.selector)
     if reason:

@@ -254,6 +254,27 @@ def test_a_page_still_running_after_its_image_counts_nothing_against_the_next(
         guard.close()
 
 
+def test_a_renders_block_ends_once_its_page_is_gone(
+    engine: ContextEngine, pages: PageServer
+) -> None:
+    """``rendering`` hands the shot over while the render's context is removed; once its
+    block ends, the page (still polling when its image was taken) sends nothing more
+    through the render's guard, which may then go to the next render."""
+    policy = UrlPolicy(("127.0.0.1",), (ipaddress.ip_network("127.0.0.1/32"),))
+    guard = EgressGuard(policy, max_bytes=10_000_000, max_requests=1000)
+    pages.files["polling-block.html"] = POLLING
+    try:
+        guard.new_session()
+        url = pages.url("/files/polling-block.html")
+        with engine.rendering(url, 1200, 630, 1, proxy_port=guard.port) as shot:
+            assert shot.title == "polling"
+        after = guard.new_session()
+        time.sleep(0.5)  # 100 polls' time, were the page still there
+        assert after.requests == 0
+    finally:
+        guard.close()
+
+
 def test_the_next_renders_tab_waits_on_the_site_and_asks_it_nothing(
     engine: ContextEngine, pages: PageServer
 ) -> None:

@@ -5,7 +5,9 @@ bookkeeping, which no real browser makes deterministic."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,6 +37,10 @@ class Engine:
             return Shot(b"png", f"{url} on {self.number}")
         finally:
             self.in_flight -= 1
+
+    @contextlib.contextmanager
+    def rendering(self, url: str, *_: Any, **__: Any) -> Iterator[Shot]:
+        yield self.screenshot(url)
 
     def close(self) -> None:
         self.closed.set()
@@ -150,3 +156,16 @@ def test_a_browser_that_does_not_start_gives_up_after_so_many_tries() -> None:
     assert browser.start_failures == 2
     assert len(gave_up) == 1
     assert browser.state == "failing: no display"
+
+
+def test_what_a_renders_block_raises_keeps_the_browser(factory: Factory) -> None:
+    """A failure of the caller's own work with the shot (its encoding, say) is not the
+    browser's: the next render runs on the same one."""
+    browser = SharedBrowser("test", factory, max_renders=100)  # type: ignore[arg-type]
+    browser.warm()
+    factory.made[0].release.set()
+    with pytest.raises(ValueError, match="a on 0"), browser.rendering("a", 1200, 630, 1) as shot:
+        raise ValueError(shot.title)
+    assert browser.screenshot("b", 1200, 630, 1).title == "b on 0"
+    assert len(factory.made) == 1
+    assert browser.state == "ok"

@@ -73,6 +73,9 @@ _DOCUMENT_GONE = ("no such frame", "Cannot find context with specified id",
 # Seconds a command other than the navigation and the wait may take, past which the page
 # is taken to be hung (a busy loop blocks its scripts).
 COMMAND_SECONDS = 10.0
+# Seconds the end of a render waits at most for its context to be removed (two commands):
+# past that the browser is hung, and its next command fails the render that sends it.
+LEAVE_SECONDS = 2 * COMMAND_SECONDS + 1
 
 
 class Openings:
@@ -308,33 +311,59 @@ class ContextEngine:
         proxy_port: int | None = None,
     ) -> Shot:
         """Load ``url`` in a context of its own at the given viewport; return a PNG of the
-        viewport (or of the element ``page.selector`` names). ``proxy_port``: the egress
-        guard of this render alone (its own counts), instead of the browser's."""
+        viewport (or of the element ``page.selector`` names), once the context is gone.
+        ``proxy_port``: the egress guard of this render alone (its own counts), instead of
+        the browser's."""
+        with self.rendering(url, width, height, scale, page, proxy_port=proxy_port) as shot:
+            return shot
+
+    @contextlib.contextmanager
+    def rendering(
+        self,
+        url: str,
+        width: int,
+        height: int,
+        scale: int,
+        page: PageOptions = PLAIN,
+        *,
+        proxy_port: int | None = None,
+    ) -> Iterator[Shot]:
+        """``screenshot``'s shot, handed over while the render's context is being removed
+        (the caller encodes the image meanwhile); the block ends once it is gone. Removed
+        before the render's guard goes to another: a page still running after its image (a
+        poll's, a refresh's requests) counted against the next render behind that guard. In
+        Firefox closing the tab was not enough: requests it had made reached the guard after."""
         with self._guard:
             self._in_flight += 1
             self._most_in_flight = max(self._most_in_flight, self._in_flight)
             self._size = (width, height, scale)
             self._site = origin(url) or self._site
         render: _Render | None = None
+        leaving: threading.Thread | None = None
         try:
             render = self._opened(proxy_port)
             render.size(width, height, scale)
             with self._browser.scheme(render.context, page.dark):
-                return render.run(url, width, height, scale, page)
+                shot = render.run(url, width, height, scale, page)
+            leaving = self._in_background(self._leave, render, proxy_port)
+            yield shot
         finally:
-            # This render's context is removed before its guard goes to another: a page
-            # still running after its image (a poll's, a refresh's requests) counted against
-            # the next render behind that guard. In Firefox closing the tab was not enough:
-            # requests it had made reached the guard after.
-            free = render.dispose(self._traffic) if render is not None else False
-            with self._guard:
-                self._in_flight -= 1
-                spare = self._spare_wanted(proxy_port)
-            # Then the next one's is opened: done while the render ran, the browser's
-            # parent process did that work beside the page's (a lone render of a small page
-            # 300 ms against 284 in Firefox, 317 against 223 in Chromium; benchmarks.md).
-            self._in_background(self._after, render.window if render and free else "",
-                                proxy_port, spare)  # fmt: skip
+            if leaving is None:
+                self._leave(render, proxy_port)
+            else:
+                leaving.join(LEAVE_SECONDS)
+
+    def _leave(self, render: _Render | None, proxy_port: int | None) -> None:
+        """A render's end: its context removed, then (in the background) the next one's
+        opened. Done while the render ran, the browser's parent process did that work beside
+        the page's (a lone render of a small page 300 ms against 284 in Firefox, 317
+        against 223 in Chromium; benchmarks.md). Never raises."""
+        free = render.dispose(self._traffic) if render is not None else False
+        with self._guard:
+            self._in_flight -= 1
+            spare = self._spare_wanted(proxy_port)
+        self._in_background(self._after, render.window if render and free else "", proxy_port,
+                            spare)  # fmt: skip
 
     def _spare_wanted(self, proxy_port: int | None) -> bool:
         """Whether a spare is to be opened behind ``proxy_port`` now (under the lock): not
@@ -357,8 +386,10 @@ class ContextEngine:
             self._prepare(proxy_port)
 
     @staticmethod
-    def _in_background(work: Callable[..., None], *arguments: object) -> None:
-        threading.Thread(target=work, args=arguments, daemon=True, name="ogshot-context").start()
+    def _in_background(work: Callable[..., None], *arguments: object) -> threading.Thread:
+        thread = threading.Thread(target=work, args=arguments, daemon=True, name="ogshot-context")
+        thread.start()
+        return thread
 
     def _opened(self, proxy_port: int | None) -> _Render:
         """The spare render behind ``proxy_port`` (waited for while on its way: sooner
