@@ -19,15 +19,15 @@ def render(
     request: RenderRequest,
     browser: WarmBrowser | SharedBrowser,
     policy: UrlPolicy,
-    egress: GuardPool | None = None,
+    egress: GuardPool,
     resolve: Resolver = resolve_host,
     *,
     check_blank: bool = True,
 ) -> tuple[bytes, ImageMeta]:
     """Render ``request`` to encoded image bytes and their metadata.
 
-    With ``egress`` (the guards the browser was started behind) the render fails when the
-    page broke one of its limits. A page that is no preview raises RenderRejected
+    ``egress``: the guards the browser was started behind; the render fails when the page
+    broke one of its limits. A page that is no preview raises RenderRejected
     (worker/quality.py; ``check_blank``: OGSHOT_QUALITY_GATE).
     """
     # Checked again here: the allow-list or DNS may have changed since the web queued it.
@@ -38,18 +38,14 @@ def render(
     page = PageOptions.of(options)
     # An element's image is the element's size; a viewport's is known in advance.
     pixel_size = None if options.selector else options.pixel_size
-    if egress is None:
-        shot = browser.screenshot(request.url, *size, page)
-        data = encode_screenshot(shot.png, options.format, pixel_size)
-    else:
-        with egress.take() as guard:  # this render's own guard: its counts are its own
-            session = guard.new_session()
-            with browser.rendering(request.url, *size, page, proxy_port=guard.port) as shot:
-                # Encoded while the page's context is removed (renders at once): the guard
-                # goes to another render once it is gone.
-                data = encode_screenshot(shot.png, options.format, pixel_size)
-        if session.exceeded:
-            raise RenderFailed(f"{request.url}: {session.exceeded}")
+    with egress.take() as guard:  # this render's own guard: its counts are its own
+        session = guard.new_session()
+        with browser.rendering(request.url, *size, page, proxy_port=guard.port) as shot:
+            # Encoded while the page's context is removed (renders at once): the guard goes
+            # to another render once it is gone.
+            data = encode_screenshot(shot.png, options.format, pixel_size)
+    if session.exceeded:
+        raise RenderFailed(f"{request.url}: {session.exceeded}")
     # An element capture is what the site chose to share: one colour may well be its design.
     reason = rejection(shot, check_blank and not options.selector)
     if reason:
