@@ -355,9 +355,9 @@ class ContextEngine:
 
     def _leave(self, render: _Render | None, proxy_port: int | None) -> None:
         """A render's end: its context removed, then (in the background) the next one's
-        opened. Done while the render ran, the browser's parent process did that work beside
-        the page's (a lone render of a small page 300 ms against 284 in Firefox, 317
-        against 223 in Chromium; benchmarks.md). Never raises."""
+        opened, now rather than while the render ran: the browser's parent process did that
+        work beside the page's (a lone render of a small page 300 ms against 284 in Firefox,
+        317 against 223 in Chromium; benchmarks.md). Never raises."""
         free = render.dispose(self._traffic) if render is not None else False
         with self._guard:
             self._in_flight -= 1
