@@ -1,4 +1,7 @@
-"""Pre-warm end to end: forced refresh, debounce, one render at a time, priorities, API, CLI."""
+"""Pre-warm end to end: forced refresh, debounce, one render at a time, priorities, API, CLI.
+
+What is tested here is the queue's and the API's, the same whatever draws the page or keeps
+the image: two stacks (each engine once, each store once), for the suite's time."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from shared.jobs import PREWARM_QUEUE
 from tests.e2e.conftest import TOKEN, Stack
 from tests.helpers import close_to
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.server, pytest.mark.two_stacks]
 CYAN, RED, YELLOW = (0, 255, 255), (255, 0, 0), (255, 255, 0)
 
 

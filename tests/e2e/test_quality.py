@@ -45,6 +45,7 @@ def prewarm(stack: Stack, url: str) -> dict[str, object]:
     return stack.wait_job(str(answer.json()["jobs"][0]["id"]))
 
 
+@pytest.mark.two_stacks  # the worker's and the store's rules, not an engine's
 def test_a_page_that_turns_bad_keeps_its_good_image(stack: Stack) -> None:
     """After a good render, a blank page, a page still loading, bot-check walls
     (tests/pages/challenges/README.md says where each comes from) and a 503 are each
@@ -94,6 +95,7 @@ def test_a_sparse_page_is_stored_with_what_its_wait_was_for(stack: Stack) -> Non
     assert meta.waited
 
 
+@pytest.mark.two_stacks  # the worker's and the store's rules, not an engine's
 def test_a_broken_page_is_rendered_once_per_failure_ttl(stack: Stack) -> None:
     """Five fetches of a failing page within OGSHOT_FAILURE_TTL load it once, each answered
     with the fallback that says the preview is unavailable; after the TTL, once more. The
