@@ -1,8 +1,9 @@
 """Readiness waits for the work a page has started after load, in both engines: a request a
 timer or a framework's boot starts a moment later, a chain of requests, content an idle
 callback inserts, a canvas chart's entry animation and a count-up number drawn frame by
-frame; and not for what never makes the page ready: an endless animation loop is captured at
-the end of the budget, a clock does not hold the wait. How the wait ended is read from what
+frame or stepped by a frame loop; and not for what never makes the page ready: an endless
+animation loop is captured at the end of the budget, a clock (ticked by a timer or by a frame
+loop) does not hold the wait. How the wait ended is read from what
 goes into the image's metadata (Shot.readiness, Shot.waited), never from the time it took."""
 
 from __future__ import annotations
@@ -127,6 +128,41 @@ def test_a_count_up_number_is_captured_at_its_end(engine: Engine, pages: PageSer
     assert taken.title == "1000"
     assert taken.readiness == "ready"
     assert taken.waited == "changes to the page"
+
+
+def test_a_number_a_frame_loop_steps_is_captured_at_its_end(
+    engine: Engine, pages: PageServer
+) -> None:
+    """A score that a frame loop counts up in five steps, 200 ms apart (its frames come every
+    16 ms, the page changes only at each step: as a loaded machine's frames come more than the
+    quiet window apart), shows 1000, not its first step."""
+    script = (
+        "<script>let start = null; const frame = now => { if (start === null) start = now;"
+        " const t = Math.min(1, Math.floor((now - start) / 200) / 5);"
+        " const n = String(Math.round(1000 * t)); if (board.textContent !== n) {"
+        " board.textContent = n; document.title = n; } if (t < 1) requestAnimationFrame(frame);"
+        " }; addEventListener('load', () => requestAnimationFrame(frame));</script>"
+    )
+    _image, taken = render(engine, pages, "steps.html", page(script))
+    assert taken.title == "1000"
+    assert taken.readiness == "ready"
+    assert taken.waited == "changes to the page"
+
+
+def test_a_clock_a_frame_loop_ticks_does_not_hold_the_wait(
+    engine: Engine, pages: PageServer
+) -> None:
+    """A clock that a frame loop ticks once a second (its frames run on for ever) is no work
+    towards being ready: the page is ready, not held until the end of the budget."""
+    script = (
+        "<script>board.style.background = '#00a000'; let shown = '';"
+        " const frame = () => { const s = String(Math.floor(Date.now() / 1000));"
+        " if (s !== shown) { shown = s; document.title = s; } requestAnimationFrame(frame); };"
+        " requestAnimationFrame(frame);</script>"
+    )
+    image, taken = render(engine, pages, "frame-clock.html", page(script))
+    assert close_to(image.getpixel((600, 315)), GREEN), image.getpixel((600, 315))
+    assert taken.readiness == "ready"
 
 
 def test_an_endless_animation_loop_is_captured_at_the_end_of_the_budget(

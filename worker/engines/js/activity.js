@@ -14,7 +14,13 @@
   // still animating, however far apart its frames come: on a busy machine (renders at
   // once) they come more than `quiet` apart, and a chart was caught mid-growth.
   const ANIMATING_MS = 1000;
-  const state = {last: 0, kind: '', loadedAt: null, requests: 0, drewAt: -Infinity};
+  // The same for the DOM: a page that changed it in an animation frame this recently and
+  // has another frame requested is still animating (a count-up number caught at 550 of
+  // 1000 with renders at once on a loaded machine). Shorter than a canvas's: a clock that a
+  // frame loop ticks once a second is the page running on, not getting ready.
+  const STEPPING_MS = 500;
+  const state = {last: 0, kind: '', loadedAt: null, requests: 0, drewAt: -Infinity,
+    framedAt: -Infinity};
   const frames = new Set();
   const timers = new Map();
   const idle = new Set();
@@ -67,7 +73,15 @@
     let id;
     const run = function () {
       frames.delete(id);
-      return callback.apply(this, arguments);
+      try {
+        return callback.apply(this, arguments);
+      } finally {
+        // What the callback changed (its records, not yet delivered to the observer).
+        if (observer.takeRecords().length) {
+          touch('changes to the page');
+          state.framedAt = state.last;
+        }
+      }
     };
     id = original.call(this, run);
     frames.add(id);
@@ -163,6 +177,7 @@
       if (idle.size) return 'an idle callback';
       if (state.requests > 0) return 'a request the page started';
       if (frames.size && now - state.drewAt < ANIMATING_MS) return 'drawing on a canvas';
+      if (frames.size && now - state.framedAt < STEPPING_MS) return 'changes to the page';
       return now - state.last < quiet ? state.kind : '';
     },
     // Forget the DOM changes ogshot's own scripts just made (hide, lazy images, fragment).
